@@ -1,0 +1,316 @@
+"""Incremental, parallel, fault-tolerant feature extraction for FMA audio folders.
+
+A folder's previous result is the cache: a file whose name, size and mtime are
+unchanged is reused without being read; a file whose size or mtime changed is hashed,
+and reused if its content hash is unchanged. Only new or changed files are decoded.
+Rows of removed files are dropped. A file that cannot be used (corrupt, empty,
+truncated, not audio, too short, silent, unreadable, not named by a track id) becomes
+an error row with its reason; it never fails the folder. An unchanged failed file is
+not retried: its error row is carried forward.
+
+Parallelism is a process pool across all files of all folders in one call, one BLAS
+thread per worker, with numba's JIT cache kept on disk so workers start warm.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fma_pipeline.core.audio import DEFAULT_SR, AudioError, AudioLimits, decode
+from fma_pipeline.core.features import FeatureConfig, extract, feature_columns
+from fma_pipeline.core.fma import list_audio_files, track_id_from_path
+
+FILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("file", "name", ""), ("file", "size", ""), ("file", "mtime_ns", ""), ("file", "blake2b", ""),
+)
+ERROR_COLUMNS: tuple[str, ...] = (
+    "track_id", "folder", "name", "path", "reason", "exception_class", "at", "size", "mtime_ns",
+)
+#: Thread-count variables set to 1 in workers: parallelism comes from processes.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+#: glibc malloc settings measured to cut system time by ~13 % for this workload.
+_MALLOC_VARS = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "268435456",
+                "MALLOC_TOP_PAD_": "67108864"}
+#: Below this many files to decode, a pool's start-up costs more than it saves.
+_MIN_FILES_FOR_POOL = 3
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    """How to extract: feature parameters, audio limits, workers, numba cache folder."""
+
+    features: FeatureConfig = FeatureConfig()
+    limits: AudioLimits = AudioLimits()
+    workers: int | None = None  # None: one per core
+    numba_cache_dir: Path | None = None
+
+    @property
+    def n_workers(self) -> int:
+        return max(1, self.workers or os.cpu_count() or 1)
+
+
+@dataclass
+class FolderResult:
+    """One folder's features (one row per track) and errors (one row per failed file)."""
+
+    features: pd.DataFrame
+    errors: pd.DataFrame
+    reused: int = 0
+    extracted: int = 0
+    failed: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+    files: int = 0
+
+    def counts(self) -> dict[str, int | float]:
+        return {"files": self.files, "reused": self.reused, "extracted": self.extracted,
+                "failed": self.failed, "removed": self.removed, "seconds": round(self.seconds, 3)}
+
+
+def empty_features() -> pd.DataFrame:
+    """A features table with no rows and the full column set."""
+    columns = pd.MultiIndex.from_tuples(list(FILE_COLUMNS) + list(feature_columns()),
+                                        names=feature_columns().names)
+    frame = pd.DataFrame(columns=columns, index=pd.Index([], name="track_id", dtype=np.int64))
+    frame = frame.astype({c: np.float32 for c in feature_columns()})
+    return frame.astype({FILE_COLUMNS[0]: object, FILE_COLUMNS[1]: np.int64,
+                         FILE_COLUMNS[2]: np.int64, FILE_COLUMNS[3]: object})
+
+
+def empty_errors() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in ERROR_COLUMNS})
+    return frame.astype({"size": np.int64, "mtime_ns": np.int64, "track_id": "Int64"})
+
+
+def file_digest(path: Path) -> str:
+    """Content hash used to recognise an unchanged file whose mtime moved."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+
+
+@dataclass
+class _Task:
+    folder: str
+    path: Path
+    track_id: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class _Plan:
+    folder: str
+    keep: list[pd.DataFrame] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+    tasks: list[_Task] = field(default_factory=list)
+    reused: int = 0
+    removed: int = 0
+    files: int = 0
+
+
+def _error_row(folder: str, path: Path, track_id: int | None, reason: str, exc_class: str,
+               size: int = -1, mtime_ns: int = -1) -> dict:
+    return {"track_id": track_id, "folder": folder, "name": path.name, "path": str(path),
+            "reason": reason, "exception_class": exc_class,
+            "at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+            "size": size, "mtime_ns": mtime_ns}
+
+
+def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
+                 previous_errors: pd.DataFrame | None) -> _Plan:
+    """Decide per file: reuse, carry an error forward, or extract."""
+    plan = _Plan(folder)
+    prev = previous if previous is not None and len(previous) else None
+    by_name = {} if prev is None else {n: tid for tid, n in prev[FILE_COLUMNS[0]].items()}
+    prev_errors = {} if previous_errors is None else {
+        row["name"]: row for row in previous_errors.to_dict("records")}
+    seen_ids: dict[int, str] = {}
+    current_names: set[str] = set()
+    for file in list_audio_files(path):
+        plan.files += 1
+        current_names.add(file.name)
+        try:
+            st = file.stat()
+        except OSError as exc:  # dangling symlink, loop, deleted since listing
+            plan.errors.append(_error_row(folder, file, track_id_from_path(file),
+                                          f"cannot read file: {exc.strerror or exc}",
+                                          type(exc).__name__))
+            continue
+        track_id = track_id_from_path(file)
+        if track_id is None:
+            plan.errors.append(_error_row(folder, file, None, "file name is not an FMA track id",
+                                          "NameError", st.st_size, st.st_mtime_ns))
+            continue
+        if track_id in seen_ids:
+            plan.errors.append(_error_row(folder, file, track_id,
+                                          f"duplicate track id (also {seen_ids[track_id]})",
+                                          "DuplicateTrack", st.st_size, st.st_mtime_ns))
+            continue
+        seen_ids[track_id] = file.name
+        old_error = prev_errors.get(file.name)
+        if old_error is not None and (old_error["size"], old_error["mtime_ns"]) == (st.st_size, st.st_mtime_ns):
+            plan.errors.append(old_error)
+            continue
+        if file.name in by_name:
+            old_id = by_name[file.name]
+            row = prev.loc[[old_id]]
+            unchanged = (int(row[FILE_COLUMNS[1]].iloc[0]), int(row[FILE_COLUMNS[2]].iloc[0])) == (
+                st.st_size, st.st_mtime_ns)
+            if not unchanged and int(row[FILE_COLUMNS[1]].iloc[0]) == st.st_size:
+                try:
+                    unchanged = file_digest(file) == row[FILE_COLUMNS[3]].iloc[0]
+                except OSError:
+                    unchanged = False
+                if unchanged:
+                    row = row.copy()
+                    row[FILE_COLUMNS[2]] = st.st_mtime_ns
+            if unchanged:
+                plan.keep.append(row)
+                plan.reused += 1
+                continue
+        plan.tasks.append(_Task(folder, file, track_id, st.st_size, st.st_mtime_ns))
+    plan.removed = len(set(by_name) - current_names)
+    return plan
+
+
+def _extract_file(path: str, features: FeatureConfig, limits: AudioLimits
+                  ) -> tuple[bool, np.ndarray | None, str, str]:
+    """Worker body: ``(ok, vector, digest_or_reason, exception_class)``; never raises."""
+    try:
+        digest = file_digest(Path(path))
+        y = decode(path, sr=features.sr, limits=limits)
+        vector = extract(y, features)
+        if not np.isfinite(vector).all():
+            return False, None, "features are not finite (degenerate audio)", "FeatureError"
+        return True, vector, digest, ""
+    except AudioError as exc:
+        return False, None, exc.reason, exc.exception_class
+    except OSError as exc:
+        return False, None, f"cannot read file: {exc.strerror or exc}", type(exc).__name__
+    except Exception as exc:  # noqa: BLE001 - any decoder/feature failure is one file's problem
+        return False, None, f"extraction failed: {str(exc).splitlines()[0][:200] if str(exc) else ''}", type(exc).__name__
+
+
+def _init_worker() -> None:
+    """Keep each worker to one thread of numerical code."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        pass
+
+
+def configure_process_env(settings: ExtractionSettings) -> None:
+    """Environment that worker processes inherit: single-threaded BLAS, numba disk cache."""
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, "1")
+    for var, value in _MALLOC_VARS.items():
+        os.environ.setdefault(var, value)
+    if settings.numba_cache_dir is not None:
+        Path(settings.numba_cache_dir).mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.numba_cache_dir))
+
+
+def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
+               progress: Callable[[int], None] | None) -> list[tuple[_Task, tuple]]:
+    """Extract every task, in a pool when it pays; a crashed worker costs only its files."""
+    if len(tasks) < _MIN_FILES_FOR_POOL or settings.n_workers == 1:
+        out = []
+        for task in tasks:
+            out.append((task, _extract_file(str(task.path), settings.features, settings.limits)))
+            if progress:
+                progress(1)
+        return out
+    configure_process_env(settings)
+    results: dict[int, tuple] = {}
+    pending = list(range(len(tasks)))
+    isolate = False
+    while pending:
+        workers = 1 if isolate else min(settings.n_workers, len(pending))
+        context = multiprocessing.get_context("forkserver")
+        with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+            futures = {pool.submit(_extract_file, str(tasks[i].path), settings.features,
+                                   settings.limits): i for i in (pending[:1] if isolate else pending)}
+            broken = False
+            for future in cf.as_completed(futures):
+                i = futures[future]
+                try:
+                    results[i] = future.result()
+                    if progress:
+                        progress(1)
+                except cf.process.BrokenProcessPool:
+                    broken = True
+                    if isolate:  # this file alone killed its worker
+                        results[i] = (False, None, "decoder crashed the worker process", "BrokenProcessPool")
+        pending = [i for i in pending if i not in results]
+        isolate = isolate or broken
+    return [(tasks[i], results[i]) for i in range(len(tasks))]
+
+
+def extract_folders(
+    folders: dict[str, Path],
+    previous: dict[str, tuple[pd.DataFrame | None, pd.DataFrame | None]] | None = None,
+    settings: ExtractionSettings = ExtractionSettings(),
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> dict[str, FolderResult]:
+    """Extract features for several folders with one pool; ``previous[key] = (features, errors)``."""
+    started = time.perf_counter()
+    previous = previous or {}
+    plans = {key: _plan_folder(key, path, *previous.get(key, (None, None)))
+             for key, path in folders.items()}
+    tasks = [t for plan in plans.values() for t in plan.tasks]
+    if on_total:
+        on_total(len(tasks))
+    done = _run_tasks(tasks, settings, progress)
+    columns = empty_features().columns
+    results: dict[str, FolderResult] = {}
+    for key, plan in plans.items():
+        ids, rows = [], []
+        for task, (ok, vector, info, exc_class) in (d for d in done if d[0].folder == key):
+            if ok:
+                ids.append(task.track_id)
+                rows.append([task.path.name, task.size, task.mtime_ns, info, *vector.tolist()])
+            else:
+                plan.errors.append(_error_row(key, task.path, task.track_id, info, exc_class,
+                                              task.size, task.mtime_ns))
+        fresh = pd.DataFrame(rows, columns=columns,
+                             index=pd.Index(ids, name="track_id", dtype=np.int64))
+        parts = [p for p in [*plan.keep, fresh] if len(p)]
+        features = pd.concat(parts) if parts else empty_features()
+        features = features.astype(empty_features().dtypes.to_dict()).sort_index()
+        errors = pd.DataFrame(plan.errors, columns=list(ERROR_COLUMNS)) if plan.errors else empty_errors()
+        errors = errors.astype({"size": np.int64, "mtime_ns": np.int64, "track_id": "Int64"})
+        results[key] = FolderResult(features=features, errors=errors.sort_values("name", ignore_index=True),
+                                    reused=plan.reused, extracted=len(ids), failed=len(plan.errors),
+                                    removed=plan.removed, files=plan.files,
+                                    seconds=time.perf_counter() - started)
+    return results
+
+
+def extract_folder(path: Path, previous: pd.DataFrame | None = None,
+                   previous_errors: pd.DataFrame | None = None,
+                   settings: ExtractionSettings = ExtractionSettings()) -> FolderResult:
+    """Extract one folder (see :func:`extract_folders`)."""
+    return extract_folders({Path(path).name: Path(path)}, {Path(path).name: (previous, previous_errors)},
+                           settings)[Path(path).name]
+
+
+def feature_values(features: pd.DataFrame) -> pd.DataFrame:
+    """Only the 518 feature columns of a features table (drops the file bookkeeping)."""
+    return features.loc[:, feature_columns()]
+
+
+__all__: Iterable[str] = ("ExtractionSettings", "FolderResult", "extract_folders", "extract_folder",
+                          "feature_values", "empty_features", "empty_errors", "DEFAULT_SR")

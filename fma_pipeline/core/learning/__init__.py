@@ -1,0 +1,1 @@
+"""Learning: label selection and splits, the model zoo, evaluation, clustering."""

@@ -1,0 +1,137 @@
+"""MLflow tracking: a parent run per training, a child run per model, a champion alias.
+
+Everything lives under the data root: a SQLite tracking store and an explicit artifact
+location, so nothing is written to the working directory (MLflow's defaults would put
+``mlflow.db`` and ``mlruns/`` wherever the command was started).
+
+Models are saved with cloudpickle, not MLflow 3's default skops: skops refuses random
+forests, kNN, histogram gradient boosting and MLPs as untrusted types. A pickle-based
+model file runs code when loaded: load models only from this project's store or from a
+path you trust.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+REGISTERED_MODEL = "fma-genre-classifier"
+CHAMPION_ALIAS = "champion"
+#: Given explicitly so MLflow skips its 2-3 s requirement-inference subprocess.
+PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "cloudpickle"]
+
+
+@dataclass(frozen=True)
+class MlflowStore:
+    """Where MLflow keeps runs (``tracking_uri``) and artifacts (``artifact_root``)."""
+
+    tracking_uri: str
+    artifact_root: Path
+    experiment: str = "fma-genre-classification"
+
+    @classmethod
+    def under(cls, data_dir: Path, experiment: str = "fma-genre-classification") -> "MlflowStore":
+        data_dir = Path(data_dir).resolve()
+        return cls(f"sqlite:///{data_dir / 'mlflow.db'}", data_dir / "mlartifacts", experiment)
+
+    def activate(self, experiment: str | None = None) -> str:
+        """Point MLflow at this store; create the experiment if needed; return its id."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        name = experiment or self.experiment
+        found = mlflow.get_experiment_by_name(name)
+        if found is not None:
+            experiment_id = found.experiment_id
+        else:
+            self.artifact_root.mkdir(parents=True, exist_ok=True)
+            experiment_id = mlflow.create_experiment(
+                name, artifact_location=(self.artifact_root / name).as_uri())
+        mlflow.set_experiment(experiment_id=experiment_id)
+        return experiment_id
+
+
+def _log_table(frame: pd.DataFrame, name: str, folder: Path) -> None:
+    import mlflow
+
+    path = folder / name
+    frame.to_csv(path)
+    mlflow.log_artifact(str(path))
+
+
+def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
+                 run_name: str, params: dict, model_metadata: dict,
+                 register: bool = True, experiment: str | None = None,
+                 registered_model: str = REGISTERED_MODEL) -> dict:
+    """Log one parent run with a child run per trained model; register the champion.
+
+    ``models`` are :class:`fma_pipeline.core.learning.training.TrainedModel`. Returns
+    ``{'parent_run_id', 'runs': {key: run_id}, 'champion': key, 'version': str|None}``.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from fma_pipeline.core.learning.plots import confusion_png
+    from fma_pipeline.core.learning.training import champion, comparison_table
+
+    store.activate(experiment)
+    best = champion(models)
+    out: dict = {"runs": {}, "champion": best.key, "version": None}
+    example = X_example.head(3)
+    with tempfile.TemporaryDirectory() as tmp_name, mlflow.start_run(run_name=run_name) as parent:
+        tmp = Path(tmp_name)
+        out["parent_run_id"] = parent.info.run_id
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        _log_table(comparison_table(models), "comparison.csv", tmp)
+        mlflow.log_dict(model_metadata, "feature_config.json")
+        champion_info = None
+        for trained in models:
+            with mlflow.start_run(run_name=trained.key, nested=True) as child:
+                out["runs"][trained.key] = child.info.run_id
+                mlflow.log_params({"model": trained.model, "branch": trained.branch,
+                                   "imbalance": trained.imbalance,
+                                   **{f"param.{k}": v for k, v in trained.best_params.items()}})
+                mlflow.log_metrics({**{f"test_{k}": v for k, v in trained.test.items()},
+                                    "cv_macro_f1": trained.cv_macro_f1,
+                                    "cv_macro_f1_std": trained.cv_macro_f1_std,
+                                    "fit_seconds": trained.fit_seconds,
+                                    "predict_seconds": trained.predict_seconds})
+                mlflow.set_tags({"champion": str(trained is best).lower()})
+                _log_table(trained.per_class, "per_class.csv", tmp)
+                _log_table(trained.confusion, "confusion.csv", tmp)
+                mlflow.log_artifact(str(confusion_png(trained.confusion, tmp / "confusion.png",
+                                                      f"{trained.key} (test split)")))
+                signature = infer_signature(example, trained.pipeline.predict(example))
+                info = mlflow.sklearn.log_model(
+                    trained.pipeline, name="model", serialization_format="cloudpickle",
+                    signature=signature, input_example=example, pip_requirements=PIP_REQUIREMENTS,
+                    metadata={**model_metadata, "model": trained.model, "branch": trained.branch})
+                if trained is best:
+                    champion_info = info
+        mlflow.log_metrics({f"champion_test_{k}": v for k, v in best.test.items()})
+        mlflow.set_tag("champion", best.key)
+    if register and champion_info is not None:
+        client = mlflow.MlflowClient()
+        version = mlflow.register_model(champion_info.model_uri, registered_model)
+        client.set_registered_model_alias(registered_model, CHAMPION_ALIAS, version.version)
+        out["version"] = str(version.version)
+    return out
+
+
+def load_champion(store: MlflowStore, registered_model: str = REGISTERED_MODEL):
+    """``(pipeline, metadata)`` of the model under the ``champion`` alias."""
+    import mlflow
+
+    store.activate()
+    uri = f"models:/{registered_model}@{CHAMPION_ALIAS}"
+    info = mlflow.models.get_model_info(uri)
+    return mlflow.sklearn.load_model(uri), dict(info.metadata or {})
+
+
+def dump_json(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, default=str)

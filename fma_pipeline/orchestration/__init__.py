@@ -1,0 +1,1 @@
+"""The Dagster shell: assets, checks, resources, jobs over the pure core. Bodies stay short."""

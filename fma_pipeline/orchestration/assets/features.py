@@ -1,0 +1,89 @@
+"""Feature assets: ``track_features`` per FMA folder, ``extraction_errors``, ``feature_matrix``."""
+
+
+import dagster as dg
+import pandas as pd
+
+from fma_pipeline.core.extraction import extract_folders, feature_values
+from fma_pipeline.core.features import flat_feature_names
+from fma_pipeline.core.storage import read_parquet, write_parquet
+from fma_pipeline.orchestration.partitions import folder_partitions
+from fma_pipeline.orchestration.resources import Extraction, FmaData
+
+FEATURES = "track_features"
+ERRORS = "track_feature_errors"  # per-folder error tables written beside the features
+
+
+def _previous(fma: FmaData, key: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Last good output of a folder (features, errors), the cache for incremental runs."""
+    paths = fma.partition_output(FEATURES, key), fma.partition_output(ERRORS, key)
+    return tuple(read_parquet(p) if p.exists() else None for p in paths)  # type: ignore[return-value]
+
+
+@dg.asset(
+    group_name="features",
+    partitions_def=folder_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=40),
+    kinds={"librosa", "parquet"},
+)
+def track_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: Extraction) -> dg.MaterializeResult:
+    """518 librosa features per clip of one FMA folder; only new or changed files are decoded.
+
+    Several folders in one run share one process pool. Files that cannot be used are
+    recorded with their reason (see ``extraction_errors``) and skipped.
+    """
+    keys = context.partition_keys
+    folders = {key: fma.audio_dir / key for key in keys}
+    results = extract_folders(folders, {key: _previous(fma, key) for key in keys},
+                              extraction.settings(fma))
+    for key, result in results.items():
+        write_parquet(result.errors, fma.partition_output(ERRORS, key))
+        write_parquet(result.features, fma.partition_output(FEATURES, key))
+    totals = pd.DataFrame([r.counts() for r in results.values()], index=list(results)).sum()
+    context.log.info(f"{len(keys)} folder(s): {totals.to_dict()}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": int(sum(len(r.features) for r in results.values())),
+        **{k: int(totals[k]) for k in ("files", "reused", "extracted", "failed", "removed")},
+        "seconds": float(max((r.seconds for r in results.values()), default=0.0)),
+        "folders": len(keys),
+    })
+
+
+def read_all_partitions(fma: FmaData, asset: str) -> list[pd.DataFrame]:
+    """Every existing partition file of ``asset`` (missing folders simply have none)."""
+    folder = fma.pipeline_dir / asset
+    return [read_parquet(p) for p in sorted(folder.glob("[0-9][0-9][0-9].parquet"))]
+
+
+@dg.asset(group_name="features", deps=[track_features], kinds={"parquet"})
+def extraction_errors(fma: FmaData) -> dg.MaterializeResult:
+    """Every file extraction skipped, with track_id, path, reason, exception class and when."""
+    parts = [p for p in read_all_partitions(fma, ERRORS) if len(p)]
+    errors = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["track_id", "folder", "name", "path", "reason", "exception_class", "at"])
+    write_parquet(errors, fma.output("extraction_errors.parquet"))
+    reasons = errors["reason"].str.split(":").str[0].value_counts() if len(errors) else pd.Series(dtype=int)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(errors),
+        "reasons": dg.MetadataValue.md(reasons.to_frame("files").to_markdown() if len(reasons) else "none"),
+    })
+
+
+@dg.asset(group_name="features", deps=[track_features, "tracks"], kinds={"pandas", "parquet"})
+def feature_matrix(context: dg.AssetExecutionContext, fma: FmaData) -> dg.MaterializeResult:
+    """One row per selected track with features; columns are the 518 flat names (``mfcc.mean.01``)."""
+    selected = read_parquet(fma.output("tracks.parquet"))
+    parts = [feature_values(p) for p in read_all_partitions(fma, FEATURES) if len(p)]
+    if not parts:
+        raise dg.Failure("no features yet: materialise track_features for the folders that hold audio")
+    features = pd.concat(parts)
+    features.columns = list(flat_feature_names())
+    matrix = features.loc[features.index.intersection(selected.index)].sort_index()
+    write_parquet(matrix, fma.output("feature_matrix.parquet"))
+    missing = len(selected) - len(matrix)
+    if missing:
+        context.log.warning(f"{missing} selected track(s) have no features (see extraction_errors)")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(matrix), "columns": matrix.shape[1],
+        "selected_tracks_without_features": missing,
+    })

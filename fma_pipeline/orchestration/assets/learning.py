@@ -1,0 +1,104 @@
+"""Genre classifiers (logged to MLflow) and their evaluation."""
+
+
+import dagster as dg
+import joblib
+import pandas as pd
+from pydantic import Field
+
+from fma_pipeline.core.learning import evaluation
+from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS
+from fma_pipeline.core.learning.training import TrainingConfig, champion, comparison_table, split_rows, train_all
+from fma_pipeline.core.storage import atomic_path, read_parquet, write_parquet
+from fma_pipeline.core.tracking import log_training
+from fma_pipeline.orchestration.assets.matrices import pca_features, scaled_features
+from fma_pipeline.orchestration.metadata_tables import markdown_table
+from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
+
+SHOWN = ["model", "branch", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "cv_macro_f1"]
+
+
+class ClassifiersConfig(dg.Config):
+    models: list[str] = Field(default=list(DEFAULT_MODELS), description="Zoo entries to train.")
+    branches: list[str] = Field(default=list(BRANCHES), description="scaled and/or pca.")
+    pca_variance: float = Field(default=0.95, description="Variance kept by the PCA branch.")
+    cv_folds: int = Field(default=5, description="Artist-grouped CV folds for the grid search.")
+    n_jobs: int = Field(default=-1, description="Parallel grid-search jobs (-1 = all cores).")
+    seed: int = 0
+    register_champion: bool = Field(default=True, description="Register the best as fma-genre-classifier@champion.")
+
+    def training(self) -> TrainingConfig:
+        return TrainingConfig(models=tuple(self.models), branches=tuple(self.branches),
+                              pca_variance=self.pca_variance, cv_folds=self.cv_folds,
+                              n_jobs=self.n_jobs, seed=self.seed)
+
+
+@dg.asset(group_name="learning", deps=[scaled_features, pca_features], kinds={"sklearn", "mlflow"})
+def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConfig, fma: FmaData,
+                      extraction: Extraction, mlflow_tracker: MlflowTracker) -> dg.MaterializeResult:
+    """The model zoo on the scaled and the PCA branch; one MLflow child run per model.
+
+    Each model is a full Pipeline from the raw 518 features (scaler and PCA refit inside
+    every CV fold, fit on the same training rows as ``scaled_features``/``pca_features``).
+    """
+    X = read_parquet(fma.output("feature_matrix.parquet"))
+    labels = read_parquet(fma.output("tracks.parquet")).loc[X.index]
+    models = train_all(X, labels, config.training())
+    settings = extraction.settings(fma)
+    metadata = {"feature_config": settings.features.as_dict(),
+                "min_seconds": settings.limits.min_seconds, "classes": sorted(labels["genre"].unique()),
+                "feature_names": "fma_pipeline.core.features.flat_feature_names"}
+    logged = log_training(mlflow_tracker.store(fma), models, X, run_name=f"genre_classifiers {context.run_id[:8]}",
+                          params={**config.training().__dict__, "n_tracks": len(X),
+                                  "n_genres": labels["genre"].nunique()},
+                          model_metadata=metadata, register=config.register_champion)
+    with atomic_path(fma.output("genre_classifiers.joblib")) as tmp:
+        joblib.dump({"models": models, "mlflow": logged}, tmp)
+    table = comparison_table(models)
+    write_parquet(table, fma.output("classifier_comparison.parquet"))
+    best = champion(models)
+    return dg.MaterializeResult(metadata={
+        "models": len(models), "champion": best.key,
+        "champion_cv_macro_f1": best.cv_macro_f1, "champion_test_accuracy": best.test["accuracy"],
+        "scores": markdown_table(table[SHOWN]),
+        "mlflow_parent_run": logged["parent_run_id"],
+        "mlflow_model_version": str(logged.get("version")),
+    })
+
+
+@dg.asset(group_name="learning", deps=[genre_classifiers], kinds={"sklearn", "mlflow"})
+def classifier_metrics(fma: FmaData, mlflow_tracker: MlflowTracker) -> dg.MaterializeResult:
+    """Comparison table, per-genre scores and key predictors (permutation importance) of the champion."""
+    import mlflow
+
+    from fma_pipeline.core.learning.plots import bar_png
+
+    saved = joblib.load(fma.output("genre_classifiers.joblib"))
+    models, logged = saved["models"], saved["mlflow"]
+    best = champion(models)
+    X = read_parquet(fma.output("feature_matrix.parquet"))
+    labels = read_parquet(fma.output("tracks.parquet")).loc[X.index]
+    _, test_ids = split_rows(labels)
+    families, top = evaluation.key_predictors(best.pipeline, X.loc[test_ids], labels.loc[test_ids, "genre"])
+    per_genre = best.per_class.reset_index()
+    write_parquet(comparison_table(models), fma.output("classifier_metrics.parquet"))
+    write_parquet(per_genre, fma.output("champion_per_genre.parquet"))
+    write_parquet(best.confusion, fma.output("champion_confusion.parquet"))
+    write_parquet(families, fma.output("key_predictor_families.parquet"))
+    write_parquet(top, fma.output("key_predictors.parquet"))
+    mlflow_tracker.store(fma).activate()
+    with mlflow.start_run(run_id=logged["parent_run_id"]):
+        mlflow.log_table(families, "key_predictor_families.json")
+        mlflow.log_table(top, "key_predictors.json")
+        path = fma.pipeline_dir / "key_predictor_families.png"
+        bar_png(families.set_index("family")["importance"], path,
+                f"Key predictors of {best.key} (macro-F1 drop)", "permutation importance")
+        mlflow.log_artifact(str(path))
+    return dg.MaterializeResult(metadata={
+        "champion": best.key,
+        "comparison": markdown_table(comparison_table(models)[SHOWN]),
+        "per_genre": markdown_table(per_genre),
+        "confusion": markdown_table(best.confusion, floatfmt="d"),
+        "key_predictor_families": markdown_table(families),
+        "top_features": markdown_table(top[["feature", "importance", "std"]], floatfmt=".4f"),
+    })
