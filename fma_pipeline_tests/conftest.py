@@ -47,5 +47,7 @@ def _isolated_env(monkeypatch, tmp_path):
     """No test reads the developer's DAGSTER_HOME or FMA_DATA_DIR, or writes to the cwd."""
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.setenv("FMA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("NUMBA_CACHE_DIR", os.environ.get("NUMBA_CACHE_DIR", str(tmp_path.parent / "numba")))
+    # numba JIT cache shared across sessions (gitignored), so workers start warm after the first run
+    monkeypatch.setenv("NUMBA_CACHE_DIR", os.environ.get(
+        "NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "numba")))
     monkeypatch.chdir(tmp_path)

@@ -15,6 +15,7 @@ thread per worker, with numba's JIT cache kept on disk so workers start warm.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -71,6 +72,7 @@ class FolderResult:
     removed: int = 0
     seconds: float = 0.0
     files: int = 0
+    changed: bool = True  # False: identical to the previous output, no need to rewrite it
 
     def counts(self) -> dict[str, int | float]:
         return {"files": self.files, "reused": self.reused, "extracted": self.extracted,
@@ -79,12 +81,17 @@ class FolderResult:
 
 def empty_features() -> pd.DataFrame:
     """A features table with no rows and the full column set."""
+    return _empty_features_template().copy()
+
+
+@functools.cache
+def _empty_features_template() -> pd.DataFrame:
     columns = pd.MultiIndex.from_tuples(list(FILE_COLUMNS) + list(feature_columns()),
                                         names=feature_columns().names)
-    frame = pd.DataFrame(columns=columns, index=pd.Index([], name="track_id", dtype=np.int64))
-    frame = frame.astype({c: np.float32 for c in feature_columns()})
-    return frame.astype({FILE_COLUMNS[0]: object, FILE_COLUMNS[1]: np.int64,
-                         FILE_COLUMNS[2]: np.int64, FILE_COLUMNS[3]: object})
+    dtypes = {**{c: np.float32 for c in feature_columns()}, FILE_COLUMNS[0]: object,
+              FILE_COLUMNS[1]: np.int64, FILE_COLUMNS[2]: np.int64, FILE_COLUMNS[3]: object}
+    data = {c: pd.Series(dtype=dtypes[c]) for c in columns}
+    return pd.DataFrame(data, columns=columns, index=pd.Index([], name="track_id", dtype=np.int64))
 
 
 def empty_errors() -> pd.DataFrame:
@@ -116,6 +123,7 @@ class _Plan:
     reused: int = 0
     removed: int = 0
     files: int = 0
+    changed: bool = False  # anything differs from the previous output
 
 
 def _error_row(folder: str, path: Path, track_id: int | None, reason: str, exc_class: str,
@@ -129,7 +137,7 @@ def _error_row(folder: str, path: Path, track_id: int | None, reason: str, exc_c
 def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
                  previous_errors: pd.DataFrame | None) -> _Plan:
     """Decide per file: reuse, carry an error forward, or extract."""
-    plan = _Plan(folder)
+    plan = _Plan(folder, changed=previous is None or previous_errors is None)
     prev = previous if previous is not None and len(previous) else None
     by_name = {} if prev is None else {n: tid for tid, n in prev[FILE_COLUMNS[0]].items()}
     prev_errors = {} if previous_errors is None else {
@@ -174,12 +182,16 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
                 if unchanged:
                     row = row.copy()
                     row[FILE_COLUMNS[2]] = st.st_mtime_ns
+                    plan.changed = True
             if unchanged:
                 plan.keep.append(row)
                 plan.reused += 1
                 continue
         plan.tasks.append(_Task(folder, file, track_id, st.st_size, st.st_mtime_ns))
     plan.removed = len(set(by_name) - current_names)
+    carried = sum(1 for e in plan.errors if e.get("name") in prev_errors and e is prev_errors[e["name"]])
+    plan.changed = (plan.changed or bool(plan.tasks) or plan.removed > 0
+                    or carried != len(plan.errors) or carried != len(prev_errors))
     return plan
 
 
@@ -225,6 +237,7 @@ def configure_process_env(settings: ExtractionSettings) -> None:
 def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
                progress: Callable[[int], None] | None) -> list[tuple[_Task, tuple]]:
     """Extract every task, in a pool when it pays; a crashed worker costs only its files."""
+    configure_process_env(settings)
     if len(tasks) < _MIN_FILES_FOR_POOL or settings.n_workers == 1:
         out = []
         for task in tasks:
@@ -232,7 +245,6 @@ def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
             if progress:
                 progress(1)
         return out
-    configure_process_env(settings)
     results: dict[int, tuple] = {}
     pending = list(range(len(tasks)))
     isolate = False
@@ -274,7 +286,8 @@ def extract_folders(
     if on_total:
         on_total(len(tasks))
     done = _run_tasks(tasks, settings, progress)
-    columns = empty_features().columns
+    template = _empty_features_template()
+    columns, dtypes = template.columns, template.dtypes.to_dict()
     results: dict[str, FolderResult] = {}
     for key, plan in plans.items():
         ids, rows = [], []
@@ -288,13 +301,12 @@ def extract_folders(
         fresh = pd.DataFrame(rows, columns=columns,
                              index=pd.Index(ids, name="track_id", dtype=np.int64))
         parts = [p for p in [*plan.keep, fresh] if len(p)]
-        features = pd.concat(parts) if parts else empty_features()
-        features = features.astype(empty_features().dtypes.to_dict()).sort_index()
+        features = pd.concat(parts).astype(dtypes).sort_index() if parts else empty_features()
         errors = pd.DataFrame(plan.errors, columns=list(ERROR_COLUMNS)) if plan.errors else empty_errors()
         errors = errors.astype({"size": np.int64, "mtime_ns": np.int64, "track_id": "Int64"})
         results[key] = FolderResult(features=features, errors=errors.sort_values("name", ignore_index=True),
                                     reused=plan.reused, extracted=len(ids), failed=len(plan.errors),
-                                    removed=plan.removed, files=plan.files,
+                                    removed=plan.removed, files=plan.files, changed=plan.changed,
                                     seconds=time.perf_counter() - started)
     return results
 

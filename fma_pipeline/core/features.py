@@ -87,7 +87,8 @@ def summarise(series: np.ndarray) -> np.ndarray:
     """518 statistics of a ``(74, n_frames)`` series matrix, in column order.
 
     Works on any slice of frames, which is what makes per-window features cheap.
-    Skew and kurtosis are scipy's (biased, Fisher), as in FMA.
+    Skew and kurtosis are scipy's (biased, Fisher), as in FMA, except that a
+    constant series gets 0 for both instead of NaN.
     """
     series = np.asarray(series, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
@@ -102,6 +103,10 @@ def summarise(series: np.ndarray) -> np.ndarray:
             stats.skew(series, axis=1),
             series.std(axis=1),
         ])
+    # A constant series (a chroma bin pinned at 1 by a drone) has no skew and no excess
+    # kurtosis; scipy answers NaN, which would discard a usable clip. Define both as 0.
+    constant = series.max(axis=1) == series.min(axis=1)
+    table[[0, 5]] = np.where(constant, 0.0, table[[0, 5]])
     return table.reshape(-1)[_column_order()].astype(np.float32)
 
 
@@ -117,8 +122,10 @@ def frame_series(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.n
     magnitude = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
     power = magnitude**2
     # piptrack on the magnitude STFT is exactly what librosa.cqt(tuning=None) computes.
-    tuning = librosa.estimate_tuning(S=magnitude, sr=sr, n_fft=n_fft,
-                                     bins_per_octave=config.cqt_bins_per_octave)
+    with warnings.catch_warnings():  # no pitched frame (noise, clicks): tuning 0, as librosa
+        warnings.filterwarnings("ignore", "Trying to estimate tuning", UserWarning)
+        tuning = librosa.estimate_tuning(S=magnitude, sr=sr, n_fft=n_fft,
+                                         bins_per_octave=config.cqt_bins_per_octave)
     cqt = np.abs(librosa.cqt(y, sr=sr, hop_length=hop, n_bins=config.cqt_bins,
                              bins_per_octave=config.cqt_bins_per_octave, tuning=tuning))
     n_octaves = config.cqt_bins // config.cqt_bins_per_octave

@@ -56,3 +56,10 @@ def write_parquet(frame: pd.DataFrame, target: Path | str) -> Path:
 def read_parquet(path: Path | str) -> pd.DataFrame:
     """Read a Parquet file written by :func:`write_parquet`."""
     return pd.read_parquet(path, engine="pyarrow")
+
+
+def parquet_rows(path: Path | str) -> int:
+    """Row count from the Parquet footer, without reading any column."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows

@@ -4,19 +4,20 @@
 import dagster as dg
 import numpy as np
 
-from fma_pipeline.core.extraction import feature_values
+from fma_pipeline.core.extraction import empty_features, feature_values
 from fma_pipeline.core.features import N_FEATURES
 from fma_pipeline.core.fma import list_audio_files
-from fma_pipeline.core.storage import read_parquet
+from fma_pipeline.core.storage import parquet_rows, read_parquet
 from fma_pipeline.orchestration.assets.features import ERRORS, FEATURES, track_features
 from fma_pipeline.orchestration.resources import FmaData
 
 
 def _materialised(fma: FmaData):
-    """(folder key, features, errors) of every folder with stored output."""
+    """(folder key, features, errors) of every folder with stored output; empty ones cheaply."""
     for path in sorted((fma.pipeline_dir / FEATURES).glob("[0-9][0-9][0-9].parquet")):
         errors_path = fma.partition_output(ERRORS, path.stem)
-        yield path.stem, read_parquet(path), read_parquet(errors_path) if errors_path.exists() else None
+        errors = read_parquet(errors_path) if errors_path.exists() and parquet_rows(errors_path) else None
+        yield path.stem, read_parquet(path) if parquet_rows(path) else empty_features(), errors
 
 
 @dg.asset_check(asset=track_features, description="No NaN or infinite feature value.", blocking=True)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+from sklearn.ensemble import VotingClassifier
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_val_score
 
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.models import (BRANCHES, DEFAULT_MODELS, IMBALANCE, make_pipeline,
@@ -32,6 +33,7 @@ class TrainingConfig:
     cv_folds: int = 5
     n_jobs: int = -1
     seed: int = 0
+    ensemble_size: int = 3  # soft-voting ensemble of the best N by CV macro-F1; 0 = none
 
 
 @dataclass
@@ -74,53 +76,101 @@ def cv_splitter(y: pd.Series, groups: pd.Series, folds: int, seed: int) -> Strat
     return StratifiedGroupKFold(n_splits=max(2, min(folds, min_groups)), shuffle=True, random_state=seed)
 
 
+def feasible_grid(grid: dict[str, list], n_fit: int) -> dict[str, list]:
+    """Drop grid values a small fold cannot support (kNN needs ``n_neighbors <= n_fit``)."""
+    out = dict(grid)
+    if "model__n_neighbors" in out:
+        fitting = [k for k in out["model__n_neighbors"] if k <= n_fit]
+        out["model__n_neighbors"] = fitting or [max(1, n_fit)]
+    return out
+
+
 def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
               config: TrainingConfig = TrainingConfig()) -> TrainedModel:
     """Grid-search one model on one branch, refit on train+validation, score on test."""
     spec = zoo(config.seed)[name]
-    train_ids, test_ids = split_rows(labels)
+    train_ids, _ = split_rows(labels)
     X_train, y_train = X.loc[train_ids], labels.loc[train_ids, "genre"]
     groups = labels.loc[train_ids, "artist_id"]
     pipeline = make_pipeline(spec.build(), branch, config.pca_variance, config.seed)
-    search = GridSearchCV(pipeline, search_grid(spec), scoring="f1_macro",
-                          cv=cv_splitter(y_train, groups, config.cv_folds, config.seed),
+    splitter = cv_splitter(y_train, groups, config.cv_folds, config.seed)
+    folds = list(splitter.split(X_train, y_train, groups))
+    search = GridSearchCV(pipeline, feasible_grid(search_grid(spec), min(len(f) for f, _ in folds)),
+                          scoring="f1_macro", cv=folds,
                           n_jobs=config.n_jobs, refit=False, error_score="raise")
     started = time.perf_counter()
     search.fit(X_train, y_train, groups=groups)
+    i = search.best_index_
+    scores = np.array([search.cv_results_[f"split{k}_test_score"][i] for k in range(len(folds))])
     best = clone(pipeline).set_params(**search.best_params_)
+    return _evaluate(name, branch, best, X, labels, scores,
+                     {k.removeprefix("model__"): v for k, v in search.best_params_.items()},
+                     IMBALANCE.get(name, "none"), started, len(folds))
+
+
+def _evaluate(name: str, branch: str, estimator, X: pd.DataFrame, labels: pd.DataFrame,
+              cv_scores: np.ndarray, best_params: dict, imbalance: str, started: float, n_folds: int
+              ) -> TrainedModel:
+    """Refit ``estimator`` on train+validation and score it once on the test split."""
+    train_ids, test_ids = split_rows(labels)
+    y_train = labels.loc[train_ids, "genre"]
     fit_started = time.perf_counter()
-    best.fit(X_train, y_train)
+    estimator.fit(X.loc[train_ids], y_train)
     fit_seconds = time.perf_counter() - fit_started
     X_test, y_test = X.loc[test_ids], labels.loc[test_ids, "genre"]
     predict_started = time.perf_counter()
-    y_pred = best.predict(X_test) if len(X_test) else np.array([], dtype=object)
+    y_pred = estimator.predict(X_test) if len(X_test) else np.array([], dtype=object)
     predict_seconds = time.perf_counter() - predict_started
-    i = search.best_index_
     classes = sorted(labels["genre"].unique())
     return TrainedModel(
-        model=name, branch=branch, pipeline=best,
-        best_params={k.removeprefix("model__"): v for k, v in search.best_params_.items()},
-        cv_macro_f1=float(search.cv_results_["mean_test_score"][i]),
-        cv_macro_f1_std=float(search.cv_results_["std_test_score"][i]),
+        model=name, branch=branch, pipeline=estimator, best_params=best_params,
+        cv_macro_f1=float(np.mean(cv_scores)), cv_macro_f1_std=float(np.std(cv_scores)),
         test=evaluation.score(y_test, y_pred, y_train),
         per_class=evaluation.per_class(y_test, y_pred),
         confusion=evaluation.confusion(y_test, y_pred, classes),
-        fit_seconds=fit_seconds, predict_seconds=predict_seconds,
-        imbalance=IMBALANCE.get(name, "none"),
+        fit_seconds=fit_seconds, predict_seconds=predict_seconds, imbalance=imbalance,
         extra={"search_seconds": time.perf_counter() - started, "n_train": len(train_ids),
-               "n_test": len(test_ids), "cv_folds": search.n_splits_},
+               "n_test": len(test_ids), "cv_folds": n_folds},
     )
+
+
+def train_ensemble(members: list[TrainedModel], X: pd.DataFrame, labels: pd.DataFrame,
+                   config: TrainingConfig = TrainingConfig()) -> TrainedModel:
+    """Soft-voting ensemble of already-tuned pipelines, cross-validated on the same folds."""
+    started = time.perf_counter()
+    train_ids, _ = split_rows(labels)
+    y_train, groups = labels.loc[train_ids, "genre"], labels.loc[train_ids, "artist_id"]
+    voting = VotingClassifier([(m.key.replace("/", "_"), clone(m.pipeline)) for m in members],
+                              voting="soft", n_jobs=1)
+    folds = list(cv_splitter(y_train, groups, config.cv_folds, config.seed).split(X.loc[train_ids], y_train, groups))
+    scores = cross_val_score(voting, X.loc[train_ids], y_train, scoring="f1_macro", cv=folds,
+                             n_jobs=config.n_jobs)
+    return _evaluate("soft_voting", "mixed", voting, X, labels, scores,
+                     {"members": ", ".join(m.key for m in members)},
+                     "inherited from members", started, len(folds))
 
 
 def train_all(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = TrainingConfig()
               ) -> list[TrainedModel]:
-    """Every configured model on every configured branch."""
+    """Every configured model on every configured branch, plus the soft-voting ensemble."""
     unknown = set(config.models) - set(zoo())
     if unknown:
         raise ValueError(f"unknown models {sorted(unknown)}; choose from {sorted(zoo())}")
     labels = labels.loc[labels.index.intersection(X.index)]
     X = X.loc[labels.index]
-    return [train_one(m, b, X, labels, config) for b in config.branches for m in config.models]
+    models = [train_one(m, b, X, labels, config) for b in config.branches for m in config.models]
+    if config.ensemble_size >= 2 and len(models) >= 2:
+        best = sorted(models, key=lambda m: m.cv_macro_f1, reverse=True)
+        members, seen = [], set()
+        for m in best:  # one branch per model family keeps the members diverse
+            if m.model not in seen:
+                members.append(m)
+                seen.add(m.model)
+            if len(members) == config.ensemble_size:
+                break
+        if len(members) >= 2:
+            models.append(train_ensemble(members, X, labels, config))
+    return models
 
 
 def champion(models: list[TrainedModel]) -> TrainedModel:

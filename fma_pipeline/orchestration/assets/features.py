@@ -6,7 +6,7 @@ import pandas as pd
 
 from fma_pipeline.core.extraction import extract_folders, feature_values
 from fma_pipeline.core.features import flat_feature_names
-from fma_pipeline.core.storage import read_parquet, write_parquet
+from fma_pipeline.core.storage import parquet_rows, read_parquet, write_parquet
 from fma_pipeline.orchestration.partitions import folder_partitions
 from fma_pipeline.orchestration.resources import Extraction, FmaData
 
@@ -37,10 +37,13 @@ def track_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: 
     results = extract_folders(folders, {key: _previous(fma, key) for key in keys},
                               extraction.settings(fma))
     for key, result in results.items():
+        if not result.changed:  # keep the last good files untouched
+            continue
         write_parquet(result.errors, fma.partition_output(ERRORS, key))
         write_parquet(result.features, fma.partition_output(FEATURES, key))
     totals = pd.DataFrame([r.counts() for r in results.values()], index=list(results)).sum()
-    context.log.info(f"{len(keys)} folder(s): {totals.to_dict()}")
+    context.log.info(f"{len(keys)} folder(s): " + ", ".join(
+        f"{k} {int(totals[k])}" for k in ("files", "reused", "extracted", "failed", "removed")))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": int(sum(len(r.features) for r in results.values())),
         **{k: int(totals[k]) for k in ("files", "reused", "extracted", "failed", "removed")},
@@ -50,9 +53,9 @@ def track_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: 
 
 
 def read_all_partitions(fma: FmaData, asset: str) -> list[pd.DataFrame]:
-    """Every existing partition file of ``asset`` (missing folders simply have none)."""
+    """Every non-empty partition file of ``asset`` (most of FMA's 156 folders may be empty)."""
     folder = fma.pipeline_dir / asset
-    return [read_parquet(p) for p in sorted(folder.glob("[0-9][0-9][0-9].parquet"))]
+    return [read_parquet(p) for p in sorted(folder.glob("[0-9][0-9][0-9].parquet")) if parquet_rows(p)]
 
 
 @dg.asset(group_name="features", deps=[track_features], kinds={"parquet"})

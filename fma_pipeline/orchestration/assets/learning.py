@@ -25,12 +25,13 @@ class ClassifiersConfig(dg.Config):
     cv_folds: int = Field(default=5, description="Artist-grouped CV folds for the grid search.")
     n_jobs: int = Field(default=-1, description="Parallel grid-search jobs (-1 = all cores).")
     seed: int = 0
+    ensemble_size: int = Field(default=3, description="Soft-voting ensemble of the best N models; 0 = none.")
     register_champion: bool = Field(default=True, description="Register the best as fma-genre-classifier@champion.")
 
     def training(self) -> TrainingConfig:
         return TrainingConfig(models=tuple(self.models), branches=tuple(self.branches),
                               pca_variance=self.pca_variance, cv_folds=self.cv_folds,
-                              n_jobs=self.n_jobs, seed=self.seed)
+                              n_jobs=self.n_jobs, seed=self.seed, ensemble_size=self.ensemble_size)
 
 
 @dg.asset(group_name="learning", deps=[scaled_features, pca_features], kinds={"sklearn", "mlflow"})
@@ -48,7 +49,7 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
     metadata = {"feature_config": settings.features.as_dict(),
                 "min_seconds": settings.limits.min_seconds, "classes": sorted(labels["genre"].unique()),
                 "feature_names": "fma_pipeline.core.features.flat_feature_names"}
-    logged = log_training(mlflow_tracker.store(fma), models, X, run_name=f"genre_classifiers {context.run_id[:8]}",
+    logged = log_training(mlflow_tracker.store(fma), models, X, run_name=f"genre_classifiers {context.run.run_id[:8]}",
                           params={**config.training().__dict__, "n_tracks": len(X),
                                   "n_genres": labels["genre"].nunique()},
                           model_metadata=metadata, register=config.register_champion)

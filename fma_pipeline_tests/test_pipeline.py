@@ -1,0 +1,103 @@
+"""The whole asset graph on a tiny sample, through a real Dagster instance and MLflow store."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import mlflow
+import pandas as pd
+import pytest
+
+from fma_pipeline.core.features import N_FEATURES
+from fma_pipeline.core.fma import FOLDERS
+from fma_pipeline.core.storage import read_parquet
+from fma_pipeline.core.tracking import MlflowStore
+from fma_pipeline.definitions import all_assets, all_checks, defs
+from fma_pipeline.orchestration.assets.features import track_features
+from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
+
+FAST_RUN = {"ops": {
+    "tracks": {"config": {"min_tracks": 2}},
+    "genre_classifiers": {"config": {"models": ["random_forest", "svm", "knn"], "cv_folds": 2, "n_jobs": 1}},
+}}
+
+
+def test_definitions_load_every_asset_and_job():
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"tracks", "track_features", "extraction_errors", "feature_matrix", "scaled_features",
+            "pca_features", "genre_classifiers", "classifier_metrics"} <= keys
+    assert defs.resolve_job_def("extract_features") and defs.resolve_job_def("train_and_evaluate")
+    assert len(track_features.partitions_def.get_partition_keys()) == 156
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tiny_sample, tmp_path_factory):
+    """Materialise every partition, then every downstream asset, in a fresh data root."""
+    root = tmp_path_factory.mktemp("root")
+    shutil.copytree(tiny_sample, root, dirs_exist_ok=True)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=2),
+                 "mlflow_tracker": MlflowTracker()}
+    feature_checks = [c for c in all_checks if any(k.asset_key == track_features.key for k in c.check_keys)]
+    first = dg.materialize([track_features, *feature_checks], instance=instance, resources=resources,
+                           tags={"dagster/asset_partition_range_start": FOLDERS[0],
+                                 "dagster/asset_partition_range_end": FOLDERS[-1]})
+    rest = dg.materialize([*all_assets, *all_checks], instance=instance, resources=resources,
+                          selection=dg.AssetSelection.all() - dg.AssetSelection.assets(track_features),
+                          run_config=FAST_RUN)
+    return root, instance, first, rest
+
+
+def test_every_partition_materialises_and_checks_pass(pipeline_run):
+    root, instance, first, rest = pipeline_run
+    assert first.success and rest.success
+    materialised = instance.get_materialized_partitions(track_features.key)
+    assert materialised == set(FOLDERS)  # empty folders give empty tables, not errors
+    assert all(e.passed for e in first.get_asset_check_evaluations())
+    empty = read_parquet(root / "pipeline" / "track_features" / "001.parquet")
+    assert len(empty) == 0 and empty.shape[1] == N_FEATURES + 4
+    errors = read_parquet(root / "pipeline" / "extraction_errors.parquet")
+    assert len(errors) == 3 and errors["reason"].str.len().gt(0).all()
+
+
+def test_matrices_and_classifiers(pipeline_run):
+    root, *_ = pipeline_run
+    matrix = read_parquet(root / "pipeline" / "feature_matrix.parquet")
+    scaled = read_parquet(root / "pipeline" / "scaled_features.parquet")
+    labels = read_parquet(root / "pipeline" / "tracks.parquet").loc[matrix.index]
+    assert matrix.shape[1] == N_FEATURES and list(matrix.columns[:1]) == ["chroma_cens.kurtosis.01"]
+    train = scaled[(labels["split"] != "test").to_numpy()]
+    assert abs(train.mean()).max() < 1e-4  # scaler fit on training rows only
+    assert abs(scaled[(labels["split"] == "test").to_numpy()].mean()).max() > 1e-4
+    pca = read_parquet(root / "pipeline" / "pca_features.parquet")
+    assert 1 < pca.shape[1] < N_FEATURES
+    table = read_parquet(root / "pipeline" / "classifier_comparison.parquet")
+    assert set(table["branch"]) == {"scaled", "pca", "mixed"} and len(table) == 7  # + soft voting
+    assert table[["accuracy", "balanced_accuracy", "macro_f1", "majority_baseline"]].notna().all().all()
+    assert (table["accuracy"] > table["majority_baseline"]).all()
+
+
+def test_mlflow_has_a_run_per_model_and_a_champion(pipeline_run):
+    root, *_ = pipeline_run
+    store = MlflowStore.under(root)
+    store.activate()
+    runs = mlflow.search_runs(search_all_experiments=True)
+    children = runs[runs["tags.mlflow.parentRunId"].notna()]
+    assert len(children) == 7
+    assert {"metrics.test_accuracy", "metrics.test_balanced_accuracy", "metrics.test_macro_f1",
+            "metrics.test_majority_baseline"} <= set(children.columns)
+    model = mlflow.sklearn.load_model("models:/fma-genre-classifier@champion")
+    matrix = read_parquet(root / "pipeline" / "feature_matrix.parquet")
+    assert len(model.predict(matrix.head(2))) == 2
+    assert (root / "mlflow.db").exists() and (root / "mlartifacts").is_dir()
+
+
+def test_incremental_rematerialisation_reuses_unchanged_files(pipeline_run):
+    root, instance, *_ = pipeline_run
+    resources = {"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=1),
+                 "mlflow_tracker": MlflowTracker()}
+    result = dg.materialize([track_features], instance=instance, resources=resources, partition_key="000")
+    meta = result.asset_materializations_for_node("track_features")[0].metadata
+    assert meta["extracted"].value == 0 and meta["reused"].value > 0
+    assert isinstance(read_parquet(root / "pipeline" / "track_features" / "000.parquet"), pd.DataFrame)
