@@ -24,15 +24,23 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return data_dir
 
 
-def _progress(total: int, desc: str, quiet: bool):
+def _progress(total: int | None, desc: str, quiet: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="clip", disable=quiet, file=sys.stderr)
 
 
+#: Dagster's console logger at INFO prints a line per event; the CLI shows warnings and up.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+#: Known, harmless library warnings kept out of the CLI's output (here and in joblib workers):
+#: SVC(probability=True) is deprecated in scikit-learn 1.9 (removed in 1.11, pinned below it);
+#: the MLP stopping at max_iter; MLflow reminding that pickled models run code (see README).
+QUIET_WARNINGS = "ignore::FutureWarning,ignore::UserWarning"  # ConvergenceWarning is a UserWarning
+
+
 def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstream: bool = True,
                 run_config: dict | None = None) -> None:
-    """Extract features for ``partitions`` (default: all folders) in one run, then the rest."""
+    """Extract features for ``partitions`` (default: all folders) in chunked runs, then the rest."""
     import dagster as dg
 
     from fma_pipeline.core.fma import FOLDERS
@@ -44,29 +52,50 @@ def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstre
     for start in range(0, len(keys), 40):  # the asset's backfill policy: 40 folders per run
         chunk = keys[start:start + 40]
         dg.materialize([track_features, *all_checks_for(all_checks, "track_features")], instance=instance,
-                       resources=resources(), tags={"dagster/asset_partition_range_start": chunk[0],
+                       resources=resources(), run_config=QUIET_LOGS, tags={"dagster/asset_partition_range_start": chunk[0],
                                                     "dagster/asset_partition_range_end": chunk[-1]})
     if downstream:
         selection = dg.AssetSelection.all() - dg.AssetSelection.assets(track_features)
         dg.materialize([*all_assets, *all_checks], selection=selection, instance=instance,
-                       resources=resources(), run_config=run_config)
+                       resources=resources(), run_config={**QUIET_LOGS, **(run_config or {})})
 
 
 def all_checks_for(checks, asset: str) -> list:
     return [c for c in checks if any(k.asset_key.to_user_string() == asset for k in c.check_keys)]
 
 
-def results_table(data_dir: Path) -> str:
-    """The model comparison as a plain-text table."""
+#: (title, file under pipeline/, columns shown) of the tables the demo prints.
+RESULT_TABLES = (
+    ("Genre classifiers (held-out test split; champion = best cross-validated macro-F1)",
+     "classifier_comparison.parquet",
+     ["model", "branch", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "cv_macro_f1"]),
+    ("Unsupervised clusters against the true genres", "cluster_scores.parquet",
+     ["method", "branch", "k", "ari", "nmi", "v_measure", "purity"]),
+    ("Sub-genre classifiers (held-out test split)", "subgenre_scores.parquet",
+     ["parent", "classes", "accuracy", "macro_f1", "majority_baseline"]),
+)
+#: The demo's sample has ~6 tracks per sub-genre; real FMA keeps the default of 20.
+DEMO_RUN_CONFIG = {"ops": {"subgenre_labels": {"config": {"min_tracks": 5}}}}
+
+
+def results_table(data_dir: Path, which: int = 0) -> str:
+    """One of :data:`RESULT_TABLES` as plain text (clusters: k = number of genres only)."""
     import pandas as pd
 
     from fma_pipeline.core.storage import read_parquet
 
-    table = read_parquet(data_dir / "pipeline" / "classifier_comparison.parquet")
-    shown = table[["model", "branch", "accuracy", "balanced_accuracy", "macro_f1",
-                   "majority_baseline", "cv_macro_f1"]]
+    title, name, columns = RESULT_TABLES[which]
+    path = data_dir / "pipeline" / name
+    if not path.exists():
+        return f"{title}: not materialised"
+    table = read_parquet(path)
+    if name == "cluster_scores.parquet" and len(table):
+        genres = read_parquet(data_dir / "pipeline" / "tracks.parquet")["genre"].nunique()
+        table = table[table["k"] == genres]
+    if table.empty:
+        return f"{title}: none (see the asset's metadata for why)"
     with pd.option_context("display.width", 160):
-        return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+        return f"{title}:\n" + table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
 def ui_commands(data_dir: Path) -> str:
@@ -83,9 +112,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         spec = SampleSpec(tracks_per_genre=args.tracks_per_genre)
         with _progress(len(plan_tracks(spec)), "rendering sample clips", args.quiet) as bar:
             generate_sample(data_dir, spec, progress=bar.update)
-    materialise(data_dir)
-    print("\nGenre classifiers (held-out test split; champion = best cross-validated macro-F1):")
-    print(results_table(data_dir))
+    materialise(data_dir, run_config=DEMO_RUN_CONFIG)
+    for which in range(len(RESULT_TABLES)):
+        print("\n" + results_table(data_dir, which))
     print(f"\nData root: {data_dir}\nOpen the UIs on this data:\n{ui_commands(data_dir)}")
     return 0
 
@@ -99,7 +128,12 @@ def cmd_materialise(args: argparse.Namespace) -> int:
         start, _, end = args.partitions.partition("-")
         end = end or start
         partitions = [f for f in FOLDERS if start <= f <= end]
-    materialise(data_dir, partitions=partitions, downstream=not args.features_only)
+    run_config = None
+    if args.config:
+        import yaml
+
+        run_config = yaml.safe_load(Path(args.config).read_text()) or {}
+    materialise(data_dir, partitions=partitions, downstream=not args.features_only, run_config=run_config)
     print(results_table(data_dir) if not args.features_only else "features extracted")
     return 0
 
@@ -124,6 +158,99 @@ def cmd_mlflow_ui(args: argparse.Namespace) -> int:
     os.execvp(argv[0], argv)
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from fma_pipeline.core.importer import import_collection
+
+    data_dir = _data_dir(args)
+    with _progress(None, "importing", args.quiet) as bar:
+        report = import_collection(Path(args.source), data_dir, args.layout, to_mp3=args.to_mp3,
+                                   progress=bar.update)
+    print(f"imported {report.imported} file(s), {report.already} already imported, "
+          f"{len(report.skipped)} skipped")
+    for label, title in sorted(report.genres.items()):
+        print(f"  {label} -> {title}")
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}", file=sys.stderr)
+    return 0
+
+
+def load_model(data_dir: Path, model: str | None):
+    """``(pipeline, metadata)``: the registered champion, or the MLflow model at ``model``.
+
+    A path must be an MLflow model folder (with ``MLmodel``) or a ``models:/`` /
+    ``runs:/`` URI. The files are pickles, which run code when loaded: name only
+    models you trust.
+    """
+    import mlflow
+
+    from fma_pipeline.core.tracking import MlflowStore, load_champion
+
+    store = MlflowStore.under(data_dir)
+    if model is None:
+        try:
+            return load_champion(store)
+        except mlflow.exceptions.MlflowException as exc:
+            raise SystemExit(f"fma-pipeline: no champion model in {store.tracking_uri} "
+                             f"(train first: fma-pipeline materialise); {str(exc).splitlines()[0]}")
+    store.activate()
+    uri = model if ":/" in model else str(Path(model).resolve())
+    if ":/" not in model and not (Path(uri) / "MLmodel").is_file():
+        raise SystemExit(f"fma-pipeline: {model} is not an MLflow model folder (no MLmodel file)")
+    info = mlflow.models.get_model_info(uri)
+    return mlflow.sklearn.load_model(uri), dict(info.metadata or {})
+
+
+def _tag(args: argparse.Namespace, paths: list[Path]):
+    from fma_pipeline.core.tagging import TagSettings, tag_files
+
+    data_dir = _data_dir(args)
+    model, metadata = load_model(data_dir, args.model)
+    settings = TagSettings.from_model_metadata(metadata)
+    with _progress(len(paths), "tagging", args.quiet or len(paths) < 2) as bar:
+        return tag_files(model, paths, settings, top_k=args.top_k, workers=args.workers,
+                         progress=bar.update)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    table = _tag(args, [Path(p) for p in args.files])
+    if args.json:
+        print(json.dumps(table.to_dict("records"), indent=2, default=str))
+    else:
+        for row in table.to_dict("records"):
+            if row["status"] == "ok":
+                top = ", ".join(f"{g} {p:.0%}" for g, p in row["top"])
+                print(f"{row['path']}: {row['genre']}  ({top})")
+            else:
+                print(f"{row['path']}: error: {row['reason']}")
+    return 0 if (table["status"] == "ok").all() else 1
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    from fma_pipeline.core.fma import AUDIO_EXTENSIONS
+    from fma_pipeline.core.storage import atomic_path
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise SystemExit(f"fma-pipeline: not a folder: {folder}")
+    paths = sorted(p for p in folder.rglob("*") if not p.name.startswith(".")
+                   and (p.is_symlink() or p.is_file()))
+    if not args.all_files:
+        paths = [p for p in paths if p.suffix.lower() in AUDIO_EXTENSIONS]
+    table = _tag(args, paths)
+    table["top"] = table["top"].map(lambda t: "; ".join(f"{g}:{p}" for g, p in t) if isinstance(t, list) else "")
+    out = Path(args.out)
+    with atomic_path(out) as tmp:
+        if out.suffix == ".csv":
+            table.to_csv(tmp, index=False)
+        else:
+            table.to_parquet(tmp, index=False)
+    ok = int((table["status"] == "ok").sum())
+    print(f"tagged {ok} of {len(table)} file(s) -> {out}; {len(table) - ok} with a reason in 'reason'")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fma-pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="data root (default: $FMA_DATA_DIR or ./data)")
@@ -135,7 +262,29 @@ def build_parser() -> argparse.ArgumentParser:
     mat = sub.add_parser("materialise", aliases=["materialize"], help="extract features and train")
     mat.add_argument("--partitions", help="folder range such as 000-020 (default: all 156)")
     mat.add_argument("--features-only", action="store_true", help="stop after track_features")
+    mat.add_argument("--config", help="Dagster run config YAML for the downstream assets "
+                                      "(e.g. ops: {genre_classifiers: {config: {models: [svm]}}})")
     mat.set_defaults(func=cmd_materialise)
+    imp = sub.add_parser("import", help="bring a labelled audio folder into the FMA layout")
+    imp.add_argument("source")
+    imp.add_argument("--layout", choices=["genre-folders", "filename-prefix"], default="genre-folders")
+    imp.add_argument("--to-mp3", action="store_true", help="convert to MP3 instead of copying")
+    imp.set_defaults(func=cmd_import)
+    for name, func, helptext in (("predict", cmd_predict, "print the genres of audio files"),
+                                 ("tag", cmd_tag, "tag every audio file of a folder into a table")):
+        tagger = sub.add_parser(name, help=helptext)
+        if name == "predict":
+            tagger.add_argument("files", nargs="+")
+            tagger.add_argument("--json", action="store_true", help="machine-readable output")
+        else:
+            tagger.add_argument("folder")
+            tagger.add_argument("--out", required=True, help="tags.parquet or tags.csv")
+            tagger.add_argument("--all-files", action="store_true",
+                                help="try every file, not only audio extensions (non-audio gets a reason)")
+        tagger.add_argument("--model", help="MLflow model folder or models:/ URI (default: the champion)")
+        tagger.add_argument("--top-k", type=int, default=3)
+        tagger.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+        tagger.set_defaults(func=func)
     for name, func, port in (("ui", cmd_ui, 3000), ("mlflow-ui", cmd_mlflow_ui, 5000)):
         ui = sub.add_parser(name, help=f"serve the {'Dagster' if name == 'ui' else 'MLflow'} UI on this data root")
         ui.add_argument("--host", default="127.0.0.1")
@@ -145,7 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+    import warnings
+
     args = build_parser().parse_args(argv)
+    os.environ.setdefault("PYTHONWARNINGS", QUIET_WARNINGS)  # inherited by worker processes
+    for category in (FutureWarning, UserWarning):
+        warnings.simplefilter("ignore", category)
+    warnings.filterwarnings("ignore", module="dagster")  # beta/preview notices
+    import mlflow  # noqa: F401 - configures its loggers on import; quiet them afterwards
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     return args.func(args)
 
 

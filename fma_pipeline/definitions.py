@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from fma_pipeline.orchestration import checks
-from fma_pipeline.orchestration.assets import features, learning, matrices, metadata
+from fma_pipeline.orchestration.assets import clusters, features, learning, matrices, metadata, subgenres
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
 
-all_assets = dg.load_assets_from_modules([metadata, features, matrices, learning])
+all_assets = dg.load_assets_from_modules([metadata, features, matrices, learning, clusters, subgenres])
 all_checks = dg.load_asset_checks_from_modules([checks])
 
 #: Partitioned extraction; launch it for one folder, a range or all 156 (a backfill).

@@ -82,7 +82,7 @@ def test_mlflow_has_a_run_per_model_and_a_champion(pipeline_run):
     root, *_ = pipeline_run
     store = MlflowStore.under(root)
     store.activate()
-    runs = mlflow.search_runs(search_all_experiments=True)
+    runs = mlflow.search_runs(experiment_names=["fma-genre-classification"])
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert len(children) == 7
     assert {"metrics.test_accuracy", "metrics.test_balanced_accuracy", "metrics.test_macro_f1",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 import numpy as np
 from scipy import signal
@@ -37,7 +38,7 @@ _BLOCK = 512  # samples per block of the master gain (compression, pumping, swel
 _NOISE_LEN = 1 << 17  # samples of the per-clip noise block that drums and breath slice from
 
 #: Velocity of a pattern character. l/h (and L/H) are the low and high hand drum.
-_VEL = {"x": 1.0, "X": 1.0, "o": 0.6, "g": 0.3, "L": 1.0, "l": 0.55, "H": 1.0, "h": 0.55}
+_VEL = MappingProxyType({"x": 1.0, "X": 1.0, "o": 0.6, "g": 0.3, "L": 1.0, "l": 0.55, "H": 1.0, "h": 0.55})
 
 # Scales as semitones above the tonic.
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -54,19 +55,19 @@ WHOLE_TONE = (0, 2, 4, 6, 8, 10)
 CHROMATIC = tuple(range(12))
 
 #: Chord qualities as just-intonation frequency ratios (periodic, hence one wavetable).
-CHORD_RATIOS: dict[str, tuple[int, ...]] = {
+CHORD_RATIOS: MappingProxyType[str, tuple[int, ...]] = MappingProxyType({
     "maj": (4, 5, 6, 8), "min": (10, 12, 15, 20), "dom7": (4, 5, 6, 7), "maj7": (8, 10, 12, 15),
     "min7": (10, 12, 15, 18), "maj6": (12, 15, 18, 20), "pow": (2, 3, 4), "sus4": (6, 8, 9, 12),
     "dim": (5, 6, 7), "min9": (20, 24, 30, 36, 45), "cluster": (16, 17, 19, 23),
     "cluster2": (12, 17, 18, 25), "tritone": (10, 14, 19),
-}
+})
 #: The same qualities as equal-tempered semitones, for bass lines, arpeggios and melodies.
-CHORD_TONES: dict[str, tuple[int, ...]] = {
+CHORD_TONES: MappingProxyType[str, tuple[int, ...]] = MappingProxyType({
     "maj": (0, 4, 7), "min": (0, 3, 7), "dom7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11),
     "min7": (0, 3, 7, 10), "maj6": (0, 4, 7, 9), "pow": (0, 7), "sus4": (0, 5, 7),
     "dim": (0, 3, 6), "min9": (0, 3, 7, 10, 14), "cluster": (0, 1, 3, 7), "cluster2": (0, 6, 7, 13),
     "tritone": (0, 6, 11),
-}
+})
 
 #: Formants (centre Hz, bandwidth Hz, gain) of five vowels, for the sung and rapped voices.
 _FORMANTS: tuple[tuple[tuple[float, float, float], ...], ...] = (
@@ -518,8 +519,12 @@ def _chord_events(part: Part, clip: _Clip, bars: np.ndarray) -> list[Event]:
         if mode == "drone":
             change[:] = False
         change[np.array(clip.sections) * spb] = True
-        steps = np.nonzero(change & np.repeat(bars, spb))[0]
-        gaps = np.append(steps[1:], clip.n_bars * spb) - steps
+        play = np.repeat(bars, spb)
+        steps = np.nonzero(change & play)[0]
+        stops = np.nonzero(np.diff(play.astype(np.int8), append=np.int8(0)) < 0)[0] + 1  # part drops out
+        bounds = np.union1d(steps, stops)
+        gaps = bounds[np.minimum(np.searchsorted(bounds, steps, side="right"), bounds.size - 1)] - steps
+        gaps = np.where(gaps > 0, gaps, clip.n_bars * spb - steps)
         events = []
         for st, g in zip(steps, gaps):
             root, quality = clip.chords[clip.chord_of_step[st]]
@@ -648,6 +653,7 @@ def _melody_events(part: Part, timbre: Timbre, clip: _Clip, bars: np.ndarray) ->
             on[span // 2:] = False
         idx = np.nonzero(on)[0]
         idx = idx[bar0 * spb + idx < clip.n_bars * spb]
+        idx = idx[bars[bar0 + idx // spb]]  # a two-bar motif stops where the part drops out
         all_steps.append(bar0 * spb + idx)
         all_deg.append(deg[idx])
     if not all_steps:
@@ -1087,7 +1093,8 @@ def _master(bus: np.ndarray, style: Style, clip: _Clip, kick_times: np.ndarray, 
         blocks = bus[c, : full * _BLOCK].reshape(full, _BLOCK)
         energy[:full] += np.einsum("ij,ij->i", blocks, blocks)
         if full < nb:
-            energy[full] += float(np.dot(bus[c, full * _BLOCK:], bus[c, full * _BLOCK:]))
+            tail = bus[c, full * _BLOCK:]
+            energy[full] += float(np.einsum("i,i->", tail, tail))
     level_db = 10.0 * np.log10(energy / (2 * _BLOCK) + 1e-10)
     smooth = signal.lfilter([0.2], [1.0, -0.8], level_db - level_db[0]) + level_db[0]
     gain_db = np.zeros(nb)
@@ -1111,7 +1118,8 @@ def _master(bus: np.ndarray, style: Style, clip: _Clip, kick_times: np.ndarray, 
     bus[0] += side
     bus[1] -= side
     del side
-    rms = math.sqrt((float(np.dot(bus[0], bus[0])) + float(np.dot(bus[1], bus[1]))) / (2 * n)) + 1e-9
+    # einsum, not np.dot: BLAS threads oversubscribe a machine rendering clips in parallel.
+    rms = math.sqrt(float(np.einsum("ij,ij->", bus, bus, dtype=np.float64)) / (2 * n)) + 1e-9
     target = 10.0 ** (loudness / 20.0)
     bus *= np.float32(target / rms)
     hiss = np.float32(10.0 ** (style.noise / 20.0) * target * 1.7)
@@ -1289,7 +1297,7 @@ _ELECTRONIC = Style(
                  hat=("xgxgxgxgxgxgxgxg", "..x...x...x...x.", "gxgxgxgxgxgxgxgx"), open_hat=("..x...x...x...x.", "")),
     kit=DrumKit(kick_pitch=50, kick_sweep=3.5, kick_decay=0.25, kick_drive=0.3, snare_kind="clap", snare_decay=0.12,
                 hat_decay=0.03, hat_bright=1.3, room=0.1),
-    drum_jitter=0.02, fill=0.2, crash=0.3,
+    drum_level=3.0, drum_jitter=0.02, fill=0.2, crash=0.3,
     scales=(MINOR, DORIAN),
     progressions=(((0, "min"), (8, "maj"), (3, "maj"), (10, "maj")), ((0, "min"), (5, "min"), (8, "maj"), (7, "maj")),
                   ((0, "min7"), (10, "maj"))),
@@ -1297,7 +1305,7 @@ _ELECTRONIC = Style(
     bass=Part((_SYNTH_BASS,), "bass", ("..R...R...R...R.", "R.RR..R.R.RR..R.", "R..R..R.R..R..R."), register=36,
               level=-2.0, legato=0.6),
     chords=Part((_STAB, _SQUARE_LEAD), "chord", ("..x..x....x..x..", "x..x..x...x..x..", "..x...x...x...x."),
-                register=48, level=-2.0, presence=0.8, legato=0.4, pan=0.4),
+                register=48, level=-5.0, presence=0.8, legato=0.4, pan=0.4),
     lead=Part((_SAW_LEAD, _SQUARE_LEAD, _BELL), "melody", register=60, level=-4.0, presence=0.6, density=0.45,
               repetition=0.8),
     pad=Part((_SAW_PAD,), "hold", register=48, level=-8.0, presence=0.6),

@@ -135,3 +135,51 @@ def load_champion(store: MlflowStore, registered_model: str = REGISTERED_MODEL):
 
 def dump_json(data: dict) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+def log_nested_runs(store: MlflowStore, *, experiment: str, run_name: str, params: dict,
+                    children: list[dict], tables: dict[str, pd.DataFrame] | None = None,
+                    artifacts: list[Path] | None = None, X_example: pd.DataFrame | None = None) -> dict:
+    """One parent run with one child run per entry of ``children``, for studies beside the zoo.
+
+    The genre zoo has :func:`log_training`; clustering and sub-genre studies log other
+    things (scores without a model, models without a champion), so each child is a dict
+    with ``name`` and optional ``params``, ``metrics`` (non-finite values are skipped, as
+    MLflow charts cannot show them), ``tags``, ``tables`` (name -> DataFrame, logged as
+    CSV), ``artifacts`` (file paths) and ``model`` (a fitted estimator, saved with
+    cloudpickle; needs ``X_example``). Returns ``{'parent_run_id', 'runs': {name: run_id}}``.
+    """
+    import math
+
+    import mlflow
+    from mlflow.models import infer_signature
+
+    def log_common(entry: dict, folder: Path) -> None:
+        mlflow.log_params({k: str(v)[:500] for k, v in entry.get("params", {}).items()})
+        mlflow.log_metrics({k: float(v) for k, v in entry.get("metrics", {}).items()
+                            if v is not None and math.isfinite(float(v))})
+        mlflow.set_tags({k: str(v) for k, v in entry.get("tags", {}).items()})
+        for name, frame in entry.get("tables", {}).items():
+            _log_table(frame, name, folder)
+        for path in entry.get("artifacts", []):
+            mlflow.log_artifact(str(path))
+
+    store.activate(experiment)
+    out: dict = {"runs": {}}
+    with tempfile.TemporaryDirectory() as tmp_name, mlflow.start_run(run_name=run_name) as parent:
+        tmp = Path(tmp_name)
+        out["parent_run_id"] = parent.info.run_id
+        log_common({"params": params, "tables": tables or {}, "artifacts": artifacts or []}, tmp)
+        for i, child in enumerate(children):
+            with mlflow.start_run(run_name=child["name"], nested=True) as run:
+                out["runs"][child["name"]] = run.info.run_id
+                folder = tmp / f"child{i}"
+                folder.mkdir()
+                log_common(child, folder)
+                if child.get("model") is not None and X_example is not None:
+                    example = X_example.head(3)
+                    mlflow.sklearn.log_model(
+                        child["model"], name="model", serialization_format="cloudpickle",
+                        signature=infer_signature(example, child["model"].predict(example)),
+                        input_example=example, pip_requirements=PIP_REQUIREMENTS)
+    return out

@@ -26,7 +26,7 @@ class LabelConfig:
 
     subset: str | None = None
     drop_genres: tuple[str, ...] = DEFAULT_DROPPED_GENRES
-    min_tracks: int = 10
+    min_tracks: int = 5
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -55,7 +55,11 @@ def select_tracks(tracks: pd.DataFrame, genre_ids: dict[str, int], config: Label
     counts = frame["genre"].value_counts()
     frame = frame[frame["genre"].isin(counts.index[counts >= config.min_tracks])]
     frame["genre_id"] = frame["genre"].map(genre_ids).astype("Int64")
-    frame["artist_id"] = frame["artist_id"].fillna(-1).astype(np.int64)
+    # An unknown artist is its own group: one shared placeholder would put every such
+    # track in one fold and one split.
+    unknown = frame["artist_id"].isna()
+    frame.loc[unknown, "artist_id"] = -frame.index[unknown.to_numpy()].to_numpy()
+    frame["artist_id"] = frame["artist_id"].astype(np.int64)
     if frame.empty or frame["split"].isna().any():
         frame["split"] = grouped_split(frame["genre"], frame["artist_id"], seed=config.seed)
     frame["genre"] = frame["genre"].astype(str)
@@ -66,7 +70,8 @@ def grouped_split(labels: pd.Series, groups: pd.Series, *, seed: int = 0) -> pd.
     """80/10/10 training/validation/test, stratified by label, no group on two sides."""
     if len(labels) == 0:
         return pd.Series([], index=labels.index, dtype=object)
-    n_splits = max(2, min(10, groups.nunique()))
+    # Ten folds give 80/10/10; a genre with fewer tracks forces fewer (and larger) folds.
+    n_splits = max(2, min(10, groups.nunique(), int(labels.value_counts().min())))
     folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     fold_of = np.empty(len(labels), dtype=int)
     for k, (_, test_idx) in enumerate(folds.split(np.zeros(len(labels)), labels, groups)):

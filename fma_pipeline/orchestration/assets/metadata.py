@@ -17,7 +17,7 @@ class TracksConfig(dg.Config):
     subset: str | None = Field(default=None, description="FMA subset small/medium/large; None = all tracks.")
     drop_genres: list[str] = Field(default=list(DEFAULT_DROPPED_GENRES),
                                    description="Top-level genres left out.")
-    min_tracks: int = Field(default=10, description="Genres with fewer tracks are left out.")
+    min_tracks: int = Field(default=5, description="Genres with fewer tracks are left out.")
     seed: int = Field(default=0, description="Seed of the fallback artist-grouped split.")
 
     def labels(self) -> LabelConfig:

@@ -1,0 +1,188 @@
+"""Bring any labelled audio collection into the FMA layout, so the pipeline runs on it.
+
+Two layouts of the source folder:
+- ``genre-folders``: ``SRC/rock/any/depth/song.mp3`` — the first folder is the genre;
+- ``filename-prefix``: ``SRC/rock.00012.wav`` (GTZAN style) — the name up to the first
+  ``.`` is the genre.
+
+Each new file gets the next free track id, is copied (or converted to MP3) to
+``<audio dir>/NNN/NNNNNN.<ext>`` and gets a ``tracks.csv`` row. Genre names are matched
+to FMA's titles ignoring case and punctuation (``hiphop`` → Hip-Hop, ``rnb`` → no match);
+a match takes FMA's title and id, an unmatched name becomes a new top-level genre
+(ids from 100000 up) added to ``genres.csv``. FMA's full genre table is used when the
+data root has ``fma_metadata/genres.csv`` (e.g. after ``fma-pipeline download
+--metadata-only``); otherwise FMA's 16 top-level genres and the sample's sub-genres.
+
+Re-running imports only files not seen before (a manifest maps source files to track
+ids). Nothing is written outside the data root: targets are built from track ids only,
+and source symlinks that loop or point at non-files are reported, not followed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fma_pipeline.core.fma import AUDIO_EXTENSIONS, audio_path, find_audio_dir
+from fma_pipeline.core.metadata import read_genres, read_tracks, write_genres_csv, write_tracks_csv
+from fma_pipeline.core.storage import atomic_path
+
+LAYOUTS = ("genre-folders", "filename-prefix")
+FIRST_NEW_GENRE_ID = 100_000
+MANIFEST = "imported.csv"
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    already: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    genres: dict[str, str] = field(default_factory=dict)  # source label -> genre title
+
+
+def normalise(name: str) -> str:
+    """Case- and punctuation-insensitive key: ``'Hip-Hop' -> 'hiphop'``."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _label(path: Path, src: Path, layout: str) -> str | None:
+    if layout == "genre-folders":
+        parts = path.relative_to(src).parts
+        return parts[0] if len(parts) > 1 else None
+    return path.name.split(".", 1)[0] or None
+
+
+def _genre_table(meta_dir: Path) -> pd.DataFrame:
+    if (meta_dir / "genres.csv").is_file():
+        return read_genres(meta_dir / "genres.csv").table.copy()
+    from fma_pipeline.core.sample import SAMPLE_GENRES
+
+    table = pd.DataFrame(SAMPLE_GENRES, columns=["genre_id", "parent", "title"]).set_index("genre_id")
+    table["top_level"] = [g if p == 0 else p for g, p in table["parent"].items()]
+    table["#tracks"] = 0
+    return table
+
+
+def _source_files(src: Path, report: ImportReport) -> list[Path]:
+    files = []
+    for path in sorted(src.rglob("*")):
+        if path.suffix.lower() not in AUDIO_EXTENSIONS or path.name.startswith("."):
+            continue
+        try:
+            if not path.is_file():  # dangling link, link loop, fifo ...
+                report.skipped.append((str(path), "not a regular file"))
+                continue
+        except OSError as exc:
+            report.skipped.append((str(path), f"cannot read: {exc.strerror or exc}"))
+            continue
+        files.append(path)
+    return files
+
+
+def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", *,
+                      to_mp3: bool = False, progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import ``src`` into the data root; see the module docstring."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+    src, data_dir = Path(src).resolve(), Path(data_dir).resolve()
+    if not src.is_dir():
+        raise FileNotFoundError(f"source folder not found: {src}")
+    meta_dir = data_dir / "fma_metadata"
+    audio_dir = find_audio_dir(data_dir)
+    if not audio_dir.exists():
+        audio_dir = data_dir / "fma_large"
+    subset = audio_dir.name.removeprefix("fma_").replace("full", "large")
+    tracks = read_tracks(meta_dir / "tracks.csv") if (meta_dir / "tracks.csv").is_file() else None
+    manifest_path = meta_dir / MANIFEST
+    manifest = (pd.read_csv(manifest_path, dtype={"source": str}) if manifest_path.is_file()
+                else pd.DataFrame({"source": pd.Series(dtype=str), "track_id": pd.Series(dtype=np.int64)}))
+    seen = set(manifest["source"])
+    genres = _genre_table(meta_dir)
+    by_key = {normalise(t): int(i) for i, t in genres["title"].items()}
+    report = ImportReport()
+    next_id = 2 if tracks is None or tracks.empty else int(tracks.index.max()) + 1
+    rows, new_manifest = [], []
+    for path in _source_files(src, report):
+        key = str(path.relative_to(src))
+        if key in seen:
+            report.already += 1
+            continue
+        label = _label(path, src, layout)
+        if not label:
+            report.skipped.append((key, "no genre label in its path"))
+            continue
+        gid = by_key.get(normalise(label))
+        if gid is None:
+            gid = max(FIRST_NEW_GENRE_ID - 1, int(genres.index.max())) + 1
+            genres.loc[gid] = {"parent": 0, "title": label.strip().title(), "top_level": gid, "#tracks": 0}
+            by_key[normalise(label)] = gid
+        title = str(genres.at[gid, "title"])
+        report.genres[label] = title
+        target = audio_path(audio_dir, next_id, ".mp3" if to_mp3 else path.suffix.lower())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _copy_audio(path, target, to_mp3)
+        except Exception as exc:  # noqa: BLE001 - one bad source file never stops the import
+            report.skipped.append((key, f"cannot import: {str(exc).splitlines()[0][:160]}"))
+            continue
+        ancestors = read_path_to_root(genres, gid)
+        rows.append({"track_id": next_id, "genre_top": title, "genres": [gid],
+                     "genres_all": sorted(ancestors), "title": path.stem, "subset": subset})
+        new_manifest.append({"source": key, "track_id": next_id})
+        next_id += 1
+        report.imported += 1
+        if progress:
+            progress(1)
+    if rows:
+        _write_metadata(tracks, rows, genres, meta_dir)
+        manifest = pd.concat([manifest, pd.DataFrame(new_manifest)], ignore_index=True)
+        with atomic_path(manifest_path) as tmp:
+            manifest.to_csv(tmp, index=False)
+    return report
+
+
+def read_path_to_root(genres: pd.DataFrame, gid: int) -> list[int]:
+    path = [gid]
+    while int(genres.at[path[-1], "parent"]) != 0 and len(path) < 10:
+        path.append(int(genres.at[path[-1], "parent"]))
+    return path
+
+
+def _copy_audio(source: Path, target: Path, to_mp3: bool) -> None:
+    with atomic_path(target) as tmp:
+        if to_mp3:
+            import soundfile as sf
+
+            data, sr = sf.read(source, dtype="float32", always_2d=True)
+            sf.write(tmp, data, sr, format="MP3", compression_level=0.65, bitrate_mode="CONSTANT")
+        else:
+            shutil.copyfile(source, tmp)
+
+
+def _write_metadata(tracks: pd.DataFrame | None, rows: list[dict], genres: pd.DataFrame, meta_dir: Path) -> None:
+    new = pd.DataFrame({
+        ("track", "genre_top"): [r["genre_top"] for r in rows],
+        ("track", "genres"): [r["genres"] for r in rows],
+        ("track", "genres_all"): [r["genres_all"] for r in rows],
+        ("track", "title"): [r["title"] for r in rows],
+        ("set", "subset"): [r["subset"] for r in rows],
+        ("set", "split"): [None] * len(rows),
+        ("artist", "id"): [None] * len(rows),
+    }, index=pd.Index([r["track_id"] for r in rows], name="track_id"))
+    if tracks is not None:
+        tracks = tracks.copy()
+        for column in (("set", "subset"), ("set", "split")):
+            tracks[column] = tracks[column].astype(object)
+        new = pd.concat([tracks, new])
+    counts = pd.Series([g for gs in new[("track", "genres_all")] for g in gs]).value_counts()
+    genres = genres.copy()
+    genres["#tracks"] = counts.reindex(genres.index).fillna(0).astype(int)
+    meta_dir.mkdir(parents=True, exist_ok=True)
+    write_genres_csv(genres, meta_dir / "genres.csv")
+    write_tracks_csv(new, meta_dir / "tracks.csv")

@@ -1,0 +1,107 @@
+"""Put genres on new audio with a trained model: one file, or a whole folder in parallel.
+
+Features are extracted with exactly the configuration the model was trained with (it is
+stored with the model). Any format soundfile reads, any rate, any channel count, any
+length: a long file is cut into clip-length windows whose class probabilities are
+averaged, so a 10-minute track costs a bounded number of windows. A file that is not
+usable audio yields a row with its reason instead of stopping the batch.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fma_pipeline.core.audio import AudioError, AudioLimits, decode
+from fma_pipeline.core.features import FeatureConfig, flat_feature_names, frame_series, summarise, window_bounds
+
+
+@dataclass(frozen=True)
+class TagSettings:
+    """How to cut and extract new audio; ``window_seconds`` matches FMA's 30 s clips."""
+
+    features: FeatureConfig = FeatureConfig()
+    limits: AudioLimits = AudioLimits(min_seconds=1.0)
+    window_seconds: float = 30.0
+    max_windows: int = 20
+
+    @classmethod
+    def from_model_metadata(cls, metadata: dict) -> "TagSettings":
+        config = metadata.get("feature_config") or {}
+        return cls(features=FeatureConfig(**{k: int(v) for k, v in config.items()}))
+
+
+def file_features(path: Path | str, settings: TagSettings = TagSettings()) -> pd.DataFrame:
+    """One row of 518 features per window of the file (at most ``max_windows``, evenly spread)."""
+    y = decode(path, sr=settings.features.sr, limits=settings.limits)
+    series = frame_series(y, settings.features)
+    frames = int(settings.window_seconds * settings.features.sr / settings.features.hop_length)
+    bounds = window_bounds(series.shape[1], frames, frames)
+    if len(bounds) > settings.max_windows:
+        bounds = [bounds[i] for i in np.linspace(0, len(bounds) - 1, settings.max_windows).astype(int)]
+    rows = np.stack([summarise(series[:, a:b]) for a, b in bounds])
+    if not np.isfinite(rows).all():
+        raise AudioError("features are not finite (degenerate audio)", "FeatureError")
+    return pd.DataFrame(rows, columns=list(flat_feature_names()))
+
+
+def _features_or_error(path: str, settings: TagSettings) -> tuple[str, pd.DataFrame | None, str, str]:
+    try:
+        return path, file_features(path, settings), "", ""
+    except AudioError as exc:
+        return path, None, exc.reason, exc.exception_class
+    except Exception as exc:  # noqa: BLE001 - one file's failure is that file's row
+        return path, None, f"extraction failed: {str(exc).splitlines()[0][:200] if str(exc) else ''}", type(exc).__name__
+
+
+def predict_rows(model, path: str, windows: pd.DataFrame | None, reason: str, exc_class: str,
+                 top_k: int) -> dict:
+    """One result row: the top-k genres with probabilities averaged over windows, or the error."""
+    row: dict = {"path": path, "status": "error" if windows is None else "ok", "reason": reason,
+                 "exception_class": exc_class, "windows": 0 if windows is None else len(windows)}
+    if windows is not None:
+        proba = model.predict_proba(windows).mean(axis=0)
+        order = np.argsort(proba)[::-1][:top_k]
+        row["genre"] = str(model.classes_[order[0]])
+        row["probability"] = float(proba[order[0]])
+        row["top"] = [(str(model.classes_[i]), round(float(proba[i]), 4)) for i in order]
+    return row
+
+
+def tag_files(model, paths: Sequence[Path | str], settings: TagSettings = TagSettings(), *, top_k: int = 3,
+              workers: int = 1, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Predict every file; extraction runs in ``workers`` processes, prediction here."""
+    paths = [str(p) for p in paths]
+    rows = []
+    if workers <= 1 or len(paths) < 3:
+        for path in paths:
+            rows.append(predict_rows(model, *_features_or_error(path, settings), top_k=top_k))
+            if progress:
+                progress(1)
+    else:
+        done: dict[str, tuple] = {}
+        try:
+            context = multiprocessing.get_context("forkserver")
+            with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                for result in pool.map(_features_or_error, paths, [settings] * len(paths)):
+                    done[result[0]] = result
+                    if progress:
+                        progress(1)
+        except cf.process.BrokenProcessPool:  # a worker died: finish the rest in this process
+            for path in paths:
+                if path not in done:
+                    done[path] = _features_or_error(path, settings)
+                    if progress:
+                        progress(1)
+        rows = [predict_rows(model, *done[path], top_k=top_k) for path in paths]
+    table = pd.DataFrame(rows)
+    for column in ("genre", "probability", "top"):
+        if column not in table:
+            table[column] = None
+    return table
