@@ -251,6 +251,42 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_download(args: argparse.Namespace) -> int:
+    from fma_pipeline.core.download import DEFAULT_BASE_URL, DownloadError, download_fma, parse_checksums
+
+    data_dir = _data_dir(args)
+    checksums = parse_checksums(Path(args.checksums).read_text()) if args.checksums else None
+    try:
+        report = download_fma(data_dir, None if args.metadata_only else args.subset,
+                              metadata_only=args.metadata_only, base_url=args.base_url or DEFAULT_BASE_URL,
+                              checksums=checksums, progress=not args.quiet, timeout=args.timeout,
+                              keep_archives=not args.delete_archives)
+    except DownloadError as exc:
+        print(f"fma-pipeline download: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from fma_pipeline.core.report import build_report, report_figures
+    from fma_pipeline.core.tracking import MlflowStore
+
+    data_dir = _data_dir(args)
+    out = build_report(data_dir, Path(args.out) if args.out else None)
+    figures = report_figures(data_dir)
+    if figures and (data_dir / "mlflow.db").exists():
+        import mlflow
+
+        MlflowStore.under(data_dir).activate()
+        with mlflow.start_run(run_name="report"):
+            for path in figures.values():
+                mlflow.log_artifact(str(path), artifact_path="report")
+            mlflow.log_artifact(str(out))
+    print(f"report: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fma-pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="data root (default: $FMA_DATA_DIR or ./data)")
@@ -265,6 +301,17 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--config", help="Dagster run config YAML for the downstream assets "
                                       "(e.g. ops: {genre_classifiers: {config: {models: [svm]}}})")
     mat.set_defaults(func=cmd_materialise)
+    down = sub.add_parser("download", help="download, verify and unpack FMA's official archives")
+    down.add_argument("--subset", choices=["small", "medium", "large", "full"], default="small")
+    down.add_argument("--metadata-only", action="store_true", help="only fma_metadata.zip")
+    down.add_argument("--base-url", help="mirror to download from (default: FMA's official host)")
+    down.add_argument("--checksums", help="a checksums file (<sha1>  <name> lines) overriding FMA's")
+    down.add_argument("--timeout", type=float, default=60.0, help="seconds without data before giving up")
+    down.add_argument("--delete-archives", action="store_true", help="delete each zip once unpacked")
+    down.set_defaults(func=cmd_download)
+    rep = sub.add_parser("report", help="one self-contained HTML report of the pipeline's results")
+    rep.add_argument("--out", help="default: <data root>/pipeline/report.html")
+    rep.set_defaults(func=cmd_report)
     imp = sub.add_parser("import", help="bring a labelled audio folder into the FMA layout")
     imp.add_argument("source")
     imp.add_argument("--layout", choices=["genre-folders", "filename-prefix"], default="genre-folders")
