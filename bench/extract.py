@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
               + " (the workers' settings, in every process)")
         load = os.getloadavg()
         print(f"load average before: {load[0]:.2f} (1 min), {load[1]:.2f} (5 min)"
-              + ("  -- other processes are busy: figures will be low" if load[0] > 0.5 else ""))
+              + ("  -- other processes were busy: figures may be low" if load[0] > 0.5 else ""))
         if args.incremental:
             mode_incremental(args, tmp)
         else:
