@@ -287,6 +287,44 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Re-run the folder partitions whose last attempt failed, whose output is gone, or never run."""
+    import dagster as dg
+
+    from fma_pipeline.definitions import resources
+    from fma_pipeline.orchestration.backfill import (find_backfill_partitions, launch_backfill_via_webserver,
+                                                     parse_partitions, run_backfill)
+    from fma_pipeline.orchestration.resources import FmaData
+
+    _data_dir(args)
+    try:
+        keys = parse_partitions(args.partitions)
+    except ValueError as exc:
+        raise SystemExit(f"fma-pipeline backfill: {exc}")
+    with dg.DagsterInstance.get() as instance:
+        found = find_backfill_partitions(instance, FmaData(), keys)
+        for candidate in found:
+            print(f"{candidate.partition}  {candidate.reason}")
+        if not found:
+            print("nothing to backfill")
+            return 0
+        if args.dry_run:
+            print(f"{len(found)} partition(s) would be backfilled (dry run)")
+            return 0
+        picked = [c.partition for c in found]
+        if args.webserver:
+            backfill_id = launch_backfill_via_webserver(args.webserver, picked)
+            print(f"backfill {backfill_id} of {len(picked)} partition(s) created on {args.webserver} "
+                  f"(the daemon launches its runs; see {args.webserver.rstrip('/')}/runs/b/{backfill_id})")
+            return 0
+        outcome = run_backfill(instance, picked, resources(), run_config=QUIET_LOGS)
+        for chunk, run_id, ok in outcome.runs:
+            print(f"run {run_id} {chunk[0]}-{chunk[-1]}: {'success' if ok else 'FAILED'}")
+        print(f"backfill {outcome.backfill_id}: {len(picked)} partition(s), {len(outcome.runs)} run(s), "
+              f"{'success' if outcome.success else 'some runs failed'}")
+        return 0 if outcome.success else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fma-pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="data root (default: $FMA_DATA_DIR or ./data)")
@@ -312,6 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="one self-contained HTML report of the pipeline's results")
     rep.add_argument("--out", help="default: <data root>/pipeline/report.html")
     rep.set_defaults(func=cmd_report)
+    bf = sub.add_parser("backfill", help="re-run failed, lost or never-run feature partitions as one backfill")
+    bf.add_argument("--failed", action="store_true", required=True,
+                    help="pick partitions whose last attempt failed, whose output is missing, "
+                         "or never materialised while their folder holds audio")
+    bf.add_argument("--partitions", help="only within these folders, e.g. 010-020 or 001,005-007")
+    bf.add_argument("--dry-run", action="store_true", help="list the partitions and why, launch nothing")
+    bf.add_argument("--webserver", help="create the backfill on this Dagster webserver (e.g. "
+                                        "http://127.0.0.1:3000) instead of running it here")
+    bf.set_defaults(func=cmd_backfill)
     imp = sub.add_parser("import", help="bring a labelled audio folder into the FMA layout")
     imp.add_argument("source")
     imp.add_argument("--layout", choices=["genre-folders", "filename-prefix"], default="genre-folders")
@@ -353,7 +400,16 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    return args.func(args)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # not minutes of retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    from fma_pipeline.core.metadata import MetadataError
+    from fma_pipeline.core.tracking import TrackingStoreError
+
+    try:
+        return args.func(args)
+    except (TrackingStoreError, MetadataError, FileNotFoundError) as exc:
+        print(f"fma-pipeline {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

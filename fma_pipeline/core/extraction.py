@@ -166,7 +166,10 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
             continue
         seen_ids[track_id] = file.name
         old_error = prev_errors.get(file.name)
-        if old_error is not None and (old_error["size"], old_error["mtime_ns"]) == (st.st_size, st.st_mtime_ns):
+        # A crashed worker says nothing about the file (it may have been a broken numba
+        # cache or memory pressure): such rows are retried, every other error carried.
+        if (old_error is not None and old_error["exception_class"] != "BrokenProcessPool"
+                and (old_error["size"], old_error["mtime_ns"]) == (st.st_size, st.st_mtime_ns)):
             plan.errors.append(old_error)
             continue
         if file.name in by_name:

@@ -8,6 +8,8 @@ here with :func:`ast.literal_eval` (never ``eval``).
 Malformed input stops with a :class:`MetadataError` that names the file, the row and
 the column. Tolerances, by decision: extra columns are kept and ignored; an empty
 ``genre_top`` is normal (FMA leaves it empty when a track's genres span several roots).
+Only an empty cell is missing: free text such as a title ``NA``, ``null`` or ``007``
+reads back as that text (pandas' defaults would make it NaN or the number 7).
 """
 
 from __future__ import annotations
@@ -47,6 +49,14 @@ REQUIRED_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 SPLITS: tuple[str, ...] = ("training", "validation", "test")
 GENRES_COLUMNS: tuple[str, ...] = ("#tracks", "parent", "title", "top_level")
+#: Free-text columns, always read as text (a title "1.50" stays "1.50").
+TEXT_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (group, name) for group, name in ALL_TRACKS_COLUMNS
+    if name in ("date_created", "date_released", "date_recorded", "engineer", "information", "producer",
+                "title", "type", "associated_labels", "bio", "location", "members", "name",
+                "related_projects", "website", "wikipedia_page", "composer", "genre_top",
+                "language_code", "license", "lyricist", "publisher")
+)
 
 
 class MetadataError(ValueError):
@@ -117,7 +127,9 @@ def read_genres(path: Path | str) -> GenreTree:
                                 else values.isin(table.index))
         if bad.any():
             gid = table.index[bad.to_numpy()][0]
-            raise MetadataError(path, f"{table.at[gid, column]!r} is not a known genre id",
+            value = table.at[gid, column]
+            value = value.item() if isinstance(value, np.generic) else value  # 4242, not np.int64(4242)
+            raise MetadataError(path, f"{value!r} is not a known genre id",
                                 row=f"genre_id {gid}", column=column)
         table[column] = values.astype(int)
     return GenreTree(table)
@@ -148,7 +160,8 @@ def read_tracks(path: Path | str) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        tracks = pd.read_csv(path, index_col=0, header=[0, 1], encoding="utf-8", low_memory=False)
+        tracks = pd.read_csv(path, index_col=0, header=[0, 1], encoding="utf-8", low_memory=False,
+                             dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""])
     except UnicodeDecodeError as exc:
         raise MetadataError(path, f"not UTF-8 text (byte offset {exc.start})") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, IndexError) as exc:

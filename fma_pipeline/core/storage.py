@@ -2,8 +2,12 @@
 
 Each write goes to a temporary file in the same folder, is flushed to disk, then
 renamed over the target (``os.replace`` is atomic on POSIX). An interrupted run leaves
-the last good output in place and at worst a stray ``.tmp-*`` file, which the next
-write of the same target removes.
+the last good output in place and at worst a stray ``.tmp-<pid>-*`` file, which the next
+write of the same target removes: the temporary name carries the writing process's id
+and a tag of its host (``.tmp-<pid>@<host tag>-…``), so a file whose writer on this
+host is dead (a killed run) is removed at once, while a live writer's file is left
+alone. Temporary files of another host or container (whose process ids mean nothing
+here) or without a process id (older versions) are removed once an hour old.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".tmp-*-{target.name}"):
         with contextlib.suppress(OSError):
-            if stale.stat().st_mtime < _now() - 3600:
+            if _writer_is_dead(stale.name) or stale.stat().st_mtime < _now() - STALE_SECONDS:
                 stale.unlink()
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{target.name}", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(os.getpid()), suffix=f"-{target.name}",
+                                    dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
@@ -38,6 +43,39 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+#: A temporary file whose writer cannot be identified is stale after this long.
+STALE_SECONDS = 3600
+
+
+def _host_tag() -> str:
+    """Short, file-name-safe tag of this host (containers have their own hostnames)."""
+    import hashlib
+    import socket
+
+    return hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
+
+
+def _temp_prefix(pid: int) -> str:
+    return f".tmp-{pid}@{_host_tag()}-"
+
+
+def _writer_is_dead(name: str) -> bool:
+    """True when ``.tmp-<pid>@<host tag>-…`` names a process of this host that no longer exists."""
+    pid_text, _, host = name[len(".tmp-"):].split("-", 1)[0].partition("@")
+    if not pid_text.isdigit() or int(pid_text) <= 0 or host != _host_tag():
+        return False  # an older name, or another host's: left to the age rule
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # this process may have a write in progress (another thread)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False  # exists, owned by another user
+    return False
 
 
 def _umask() -> int:

@@ -39,21 +39,77 @@ class MlflowStore:
         return cls(f"sqlite:///{data_dir / 'mlflow.db'}", data_dir / "mlartifacts", experiment)
 
     def activate(self, experiment: str | None = None) -> str:
-        """Point MLflow at this store; create the experiment if needed; return its id."""
+        """Point MLflow at this store; create the experiment if needed; return its id.
+
+        Fails fast with :class:`TrackingStoreError` (one line naming the URI) when the
+        store is unreachable or locked, instead of MLflow's minutes of HTTP retries.
+        """
         import mlflow
 
+        check_store(self.tracking_uri)
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         name = experiment or self.experiment
-        found = mlflow.get_experiment_by_name(name)
-        if found is not None:
-            experiment_id = found.experiment_id
-        else:
-            self.artifact_root.mkdir(parents=True, exist_ok=True)
-            experiment_id = mlflow.create_experiment(
-                name, artifact_location=(self.artifact_root / name).as_uri())
-        mlflow.set_experiment(experiment_id=experiment_id)
+        try:
+            found = mlflow.get_experiment_by_name(name)
+            if found is not None:
+                experiment_id = found.experiment_id
+            else:
+                self.artifact_root.mkdir(parents=True, exist_ok=True)
+                experiment_id = mlflow.create_experiment(
+                    name, artifact_location=(self.artifact_root / name).as_uri())
+            mlflow.set_experiment(experiment_id=experiment_id)
+        except mlflow.exceptions.MlflowException as exc:
+            if "database is locked" in str(exc):
+                raise TrackingStoreError(f"MLflow store {self.tracking_uri} is locked by another "
+                                         "process (database is locked)") from exc
+            raise
         return experiment_id
+
+
+class TrackingStoreError(RuntimeError):
+    """The MLflow tracking store cannot be used now: unreachable, or locked by another process."""
+
+
+#: Seconds to wait for a TCP connection to a tracking server, or for a SQLite lock.
+STORE_TIMEOUT = 10.0
+
+
+def check_store(uri: str, timeout: float | None = None) -> None:
+    """Raise :class:`TrackingStoreError` quickly if the tracking store at ``uri`` cannot be used.
+
+    ``http(s)://``: one TCP connection within ``timeout`` (MLflow itself retries for
+    minutes). ``sqlite:///``: a read of the schema, waiting at most ``timeout`` for a lock
+    another process holds. Other schemes are not checked. ``timeout`` defaults to
+    :data:`STORE_TIMEOUT`.
+    """
+    import socket
+    import sqlite3
+    from urllib.parse import urlsplit
+
+    timeout = STORE_TIMEOUT if timeout is None else timeout
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https"):
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise TrackingStoreError(f"MLflow tracking server {uri} is unreachable: {reason}") from None
+    elif parts.scheme == "sqlite" and uri.startswith("sqlite:///") and ":memory:" not in uri:
+        path = Path(uri[len("sqlite:///"):].split("?", 1)[0])
+        if not path.exists():
+            return  # MLflow creates it
+        try:
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                connection.close()
+        except sqlite3.DatabaseError as exc:  # locked, unreadable, not a database
+            what = "is locked by another process" if "locked" in str(exc) else "cannot be read"
+            raise TrackingStoreError(f"MLflow store {uri} {what} ({exc})") from None
 
 
 def _log_table(frame: pd.DataFrame, name: str, folder: Path) -> None:

@@ -32,15 +32,23 @@ def track_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: 
     Several folders in one run share one process pool. Files that cannot be used are
     recorded with their reason (see ``extraction_errors``) and skipped.
     """
+    from fma_pipeline.core.locking import exclusive_locks
+    from fma_pipeline.core.warmup import warm_numba_cache
+
     keys = context.partition_keys
     folders = {key: fma.audio_dir / key for key in keys}
-    results = extract_folders(folders, {key: _previous(fma, key) for key in keys},
-                              extraction.settings(fma))
-    for key, result in results.items():
-        if not result.changed:  # keep the last good files untouched
-            continue
-        write_parquet(result.errors, fma.partition_output(ERRORS, key))
-        write_parquet(result.features, fma.partition_output(FEATURES, key))
+    settings = extraction.settings(fma)
+    warm_numba_cache(settings, log=context.log.warning)  # numba#10128: no concurrent cold compiles
+    # One writer per folder at a time (read previous -> extract -> write); a concurrent
+    # run of the same folder waits here, then finds this run's output as its cache.
+    locks = [fma.partition_output(FEATURES, key).with_name(f".{key}.lock") for key in keys]
+    with exclusive_locks(locks, log=context.log.info):
+        results = extract_folders(folders, {key: _previous(fma, key) for key in keys}, settings)
+        for key, result in results.items():
+            if not result.changed:  # keep the last good files untouched
+                continue
+            write_parquet(result.errors, fma.partition_output(ERRORS, key))
+            write_parquet(result.features, fma.partition_output(FEATURES, key))
     totals = pd.DataFrame([r.counts() for r in results.values()], index=list(results)).sum()
     context.log.info(f"{len(keys)} folder(s): " + ", ".join(
         f"{k} {int(totals[k])}" for k in ("files", "reused", "extracted", "failed", "removed")))

@@ -1,0 +1,271 @@
+"""Soak test: materialise every partition again and again, killing runs at random points.
+
+Builds a generated FMA-format data root (the sample, plus injected faults: empty,
+truncated, random-bytes, text-as-MP3 and silent files) in a temporary folder. Each run
+materialises all 156 ``track_features`` partitions in a subprocess (its own process
+group, with a real ``DAGSTER_HOME``); with probability ``--kill-probability`` the whole
+group is SIGKILLed after a random delay. Between runs a few clips are re-rendered, so
+every run has real work to do and a kill can land in extraction or in a write.
+
+After every run it verifies: every partition file that exists is readable; no feature
+row of the last good state is lost; after a completed run, feature rows + error rows
+= audio files in every folder and every injected fault has a recorded reason.
+
+    .venv/bin/python bench/soak.py --runs 8 --kill-probability 0.5 --seed 1
+
+Prints its figures and exits 0; exits 1 if any check failed (lost rows, unreadable
+files, files not accounted for, a run failing without being killed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+RUNNER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+
+    def main():  # guarded: the extraction pool's forkserver imports this file as __mp_main__
+        from fma_pipeline.orchestration.instance import dagster_home
+        root = Path(sys.argv[1])
+        dagster_home(root)
+        import dagster as dg
+        from fma_pipeline.orchestration.assets.features import track_features
+        from fma_pipeline.orchestration.resources import Extraction, FmaData
+        result = dg.materialize(
+            [track_features], instance=dg.DagsterInstance.get(),
+            resources={"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=int(sys.argv[2]))},
+            tags={"dagster/asset_partition_range_start": "000", "dagster/asset_partition_range_end": "155"},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+        return 0 if result.success else 3
+
+    if __name__ == "__main__":
+        sys.exit(main())
+""")
+
+#: name -> (how the bytes are made, what the recorded reason must mention)
+FAULTS = {
+    "empty": "empty file",
+    "truncated": "",  # too short or cannot decode, depending on where the cut falls
+    "random-bytes": "not a recognised audio format",
+    "text-as-mp3": "not a recognised audio format",
+    "silent": "silent",
+}
+
+
+def build_root(root: Path, seed: int) -> dict[str, tuple[str, str]]:
+    """The sample plus one of each fault per folder; returns {folder/name: (fault, reason fragment)}."""
+    import soundfile as sf
+
+    from fma_pipeline.core.sample import SAMPLE_FOLDERS, SampleSpec, generate_sample
+
+    generate_sample(root, SampleSpec(tracks_per_genre=3, seconds=6, sr=22_050, seed=seed))
+    audio = root / "fma_small"
+    rng = np.random.default_rng(seed)
+    donor = max(audio.rglob("*.mp3"), key=lambda p: p.stat().st_size).read_bytes()
+    injected: dict[str, tuple[str, str]] = {}
+    for folder in SAMPLE_FOLDERS[:5]:
+        key = f"{folder:03d}"
+        for k, fault in enumerate(FAULTS):
+            path = audio / key / f"{folder * 1000 + 901 + 2 * k:06d}.mp3"
+            if fault == "empty":
+                path.write_bytes(b"")
+            elif fault == "truncated":
+                path.write_bytes(donor[: len(donor) // 12 + int(rng.integers(0, 500))])
+            elif fault == "random-bytes":
+                path.write_bytes(rng.bytes(40_000))
+            elif fault == "text-as-mp3":
+                path.write_text("<html><body>404 Not Found</body></html>\n" * 50)
+            elif fault == "silent":
+                sf.write(path, np.zeros((22_050 * 8, 1), np.float32), 22_050, format="MP3")
+            injected[f"{key}/{path.name}"] = (fault, FAULTS[fault])
+    return injected
+
+
+def mutate(root: Path, rng: random.Random, n: int = 3) -> list[str]:
+    """Re-render ``n`` clips that have features (good audio) with new content, atomically."""
+    import soundfile as sf
+
+    from fma_pipeline.core.storage import atomic_path, read_parquet
+    from fma_pipeline.core.synth import render_clip
+
+    good = [root / "fma_small" / path.stem / name
+            for path in sorted((root / "pipeline" / "track_features").glob("[0-9][0-9][0-9].parquet"))
+            for name in read_parquet(path)[("file", "name", "")]]
+    changed = []
+    for path in rng.sample(good, min(n, len(good))):
+        clip = render_clip(12, np.random.default_rng(rng.randrange(2**32)), sr=22_050, seconds=6)
+        with atomic_path(path) as tmp:
+            sf.write(tmp, clip, 22_050, format="MP3", subtype="MPEG_LAYER_III",
+                     compression_level=0.65, bitrate_mode="CONSTANT")
+        changed.append(f"{path.parent.name}/{path.name}")
+    return changed
+
+
+def snapshot(root: Path) -> tuple[dict[str, set[int]], list[str]]:
+    """{folder: feature track ids} of every readable partition file; problems found."""
+    from fma_pipeline.core.storage import read_parquet
+
+    ids, problems = {}, []
+    for path in sorted((root / "pipeline" / "track_features").glob("[0-9][0-9][0-9].parquet")):
+        try:
+            ids[path.stem] = set(int(t) for t in read_parquet(path).index)
+        except Exception as exc:  # noqa: BLE001 - an unreadable file is what we are looking for
+            problems.append(f"unreadable {path.name}: {type(exc).__name__}: {exc}")
+    for path in sorted((root / "pipeline" / "track_feature_errors").glob("[0-9][0-9][0-9].parquet")):
+        try:
+            read_parquet(path)
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"unreadable errors {path.name}: {type(exc).__name__}: {exc}")
+    return ids, problems
+
+
+def incomplete_folders(root: Path) -> dict[str, str]:
+    """Folders whose stored output does not match the audio on disk (missing, stale, short)."""
+    from fma_pipeline.core.extraction import file_digest
+    from fma_pipeline.core.fma import list_audio_files
+    from fma_pipeline.core.storage import read_parquet
+
+    out = {}
+    audio = root / "fma_small"
+    for folder in sorted(p for p in audio.iterdir() if p.is_dir()):
+        files = list_audio_files(folder)
+        fpath = root / "pipeline" / "track_features" / f"{folder.name}.parquet"
+        epath = root / "pipeline" / "track_feature_errors" / f"{folder.name}.parquet"
+        if not fpath.exists() or not epath.exists():
+            out[folder.name] = "no output"
+            continue
+        features, errors = read_parquet(fpath), read_parquet(epath)
+        if len(features) + len(errors) != len(files):
+            out[folder.name] = f"{len(features)} rows + {len(errors)} error rows for {len(files)} files"
+            continue
+        names = dict(zip(features[("file", "name", "")], features[("file", "blake2b", "")]))
+        stale = [n for n, digest in names.items() if file_digest(folder / n) != digest]
+        if stale:
+            out[folder.name] = f"{len(stale)} stale row(s)"
+    return out
+
+
+def fault_reasons(root: Path, injected: dict[str, tuple[str, str]]) -> dict[str, str | None]:
+    from fma_pipeline.core.storage import read_parquet
+
+    reasons: dict[str, str] = {}
+    for path in (root / "pipeline" / "track_feature_errors").glob("[0-9][0-9][0-9].parquet"):
+        for row in read_parquet(path).to_dict("records"):
+            reasons[f"{path.stem}/{row['name']}"] = row["reason"]
+    return {name: reasons.get(name) for name in injected}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=6)
+    parser.add_argument("--kill-probability", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data root")
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    started = time.perf_counter()
+    root = Path(tempfile.mkdtemp(prefix="fma-soak-"))
+    runner = root / "runner.py"
+    runner.write_text(RUNNER)
+    injected = build_root(root, args.seed)
+    print(f"data root {root}: {sum(1 for _ in (root / 'fma_small').rglob('*.mp3'))} files, "
+          f"{len(injected)} injected faults; {args.runs} runs, kill probability {args.kill_probability}")
+
+    killed = completed = failures = recovered = lost_rows = 0
+    problems: list[str] = []
+    last_good: dict[str, set[int]] = {}
+    pending_recovery: set[str] = set()
+    durations: list[float] = []
+    runs = args.runs
+    i = 0
+    while i < runs or pending_recovery:
+        last = i >= runs  # an extra run to recover what the last killed run left behind
+        if i > 0:
+            mutate(root, rng)
+        kill = not last and i > 0 and rng.random() < args.kill_probability
+        typical = float(np.median(durations)) if durations else 10.0
+        delay = rng.uniform(0.2, max(0.5, typical)) if kill else None
+        t0 = time.perf_counter()
+        log = root / f"run-{i + 1}.log"
+        with open(log, "w") as log_handle:  # a file, not a pipe: a full pipe would block the run
+            proc = subprocess.Popen([sys.executable, str(runner), str(root), str(args.workers)], cwd=root,
+                                    stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the run and its worker processes, as a crash would
+            proc.wait()
+        stderr = log.read_text(errors="replace")
+        seconds = time.perf_counter() - t0
+        was_killed = proc.returncode == -signal.SIGKILL
+        ids, found = snapshot(root)
+        problems += [f"run {i + 1}: {p}" for p in found]
+        for key, before in last_good.items():
+            lost = before - ids.get(key, set())
+            if lost:
+                lost_rows += len(lost)
+                problems.append(f"run {i + 1}: folder {key} lost {len(lost)} row(s): {sorted(lost)[:5]}")
+        if was_killed:
+            killed += 1
+            behind = set(incomplete_folders(root))
+            pending_recovery |= behind
+            status = f"killed after {seconds:.1f} s; {len(behind)} folder(s) behind their audio"
+        elif proc.returncode == 0:
+            completed += 1
+            durations.append(seconds)
+            behind = incomplete_folders(root)
+            for key, what in behind.items():
+                problems.append(f"run {i + 1}: folder {key} not accounted for after a completed run: {what}")
+            recovered += len(pending_recovery - set(behind))
+            pending_recovery &= set(behind)
+            last_good = ids
+            status = f"completed in {seconds:.1f} s"
+        else:
+            failures += 1
+            problems.append(f"run {i + 1}: exit {proc.returncode}: {stderr.strip().splitlines()[-1:]}")
+            status = f"FAILED (exit {proc.returncode})"
+        stray = len(list((root / "pipeline").rglob(".tmp-*")))
+        print(f"run {i + 1:2d}{' (recovery)' if last else ''}: {status}; stray temp files {stray}")
+        i += 1
+        if i > runs + 3:
+            problems.append("could not recover within 3 extra runs")
+            break
+
+    reasons = fault_reasons(root, injected)
+    unaccounted = [n for n, r in reasons.items() if not r or injected[n][1] not in r]
+    print("\nfault              folder/file              recorded reason")
+    for name, (fault, _) in sorted(injected.items(), key=lambda kv: kv[1][0]):
+        print(f"  {fault:16s} {name:24s} {reasons[name]}")
+    features = sum(len(v) for v in last_good.values())
+    print(f"\nruns {i} (completed {completed}, killed {killed}, failures {failures}); "
+          f"recovered partitions {recovered}; lost rows {lost_rows}; feature rows {features}; "
+          f"faults accounted for {len(injected) - len(unaccounted)}/{len(injected)}; "
+          f"stray temp files at end {len(list((root / 'pipeline').rglob('.tmp-*')))}; "
+          f"{time.perf_counter() - started:.0f} s")
+    for name in unaccounted:
+        problems.append(f"fault {name} ({injected[name][0]}) has no matching reason: {reasons[name]!r}")
+    for problem in problems:
+        print("PROBLEM", problem)
+    if args.keep:
+        print(f"kept {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+    return 1 if problems or failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
