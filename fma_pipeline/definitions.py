@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import dagster as dg
 
 from fma_pipeline.orchestration import checks
 from fma_pipeline.orchestration.assets import clusters, features, learning, matrices, metadata, subgenres
+from fma_pipeline.orchestration.instance import team_executor
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
+from fma_pipeline.orchestration.schedules import rescan_schedule
+from fma_pipeline.orchestration.sensors import DOWNSTREAM_CONDITION, downstream_automation_sensor, new_tracks_sensor
 
 all_assets = dg.load_assets_from_modules([metadata, features, matrices, learning, clusters, subgenres])
 all_checks = dg.load_asset_checks_from_modules([checks])
@@ -23,13 +29,24 @@ train_job = dg.define_asset_job(
 
 
 def resources() -> dict[str, object]:
-    """Resources read from the environment (``FMA_DATA_DIR``) at load time."""
-    return {"fma": FmaData(), "extraction": Extraction(), "mlflow_tracker": MlflowTracker()}
+    """Resources read from the environment at load time: ``FMA_DATA_DIR``, ``FMA_MLFLOW_TRACKING_URI`` (a
+    team's MLflow server; default SQLite under the data root) and ``FMA_EXTRACTION_WORKERS`` (0 = one
+    process per core; 1 on Celery workers, where a process pool inside a task breaks)."""
+    return {"fma": FmaData(), "extraction": Extraction(workers=int(os.environ.get("FMA_EXTRACTION_WORKERS") or 0)),
+            "mlflow_tracker": MlflowTracker(tracking_uri=os.environ.get("FMA_MLFLOW_TRACKING_URI") or None)}
 
 
-defs = dg.Definitions(
-    assets=all_assets,
-    asset_checks=all_checks,
-    jobs=[extract_features_job, train_job],
-    resources=resources(),
-)
+with warnings.catch_warnings():  # map_resolved_asset_specs is "preview" in Dagster 1.13
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    defs = dg.Definitions(
+        assets=all_assets,
+        asset_checks=all_checks,
+        jobs=[extract_features_job, train_job],
+        sensors=[new_tracks_sensor, downstream_automation_sensor],
+        schedules=[rescan_schedule],
+        resources=resources(),
+        executor=team_executor(),  # Celery when FMA_EXECUTOR=celery (deploy/), else Dagster's default
+    ).map_resolved_asset_specs(  # downstream assets follow new features (see sensors.py)
+        func=lambda spec: spec.replace_attributes(automation_condition=DOWNSTREAM_CONDITION),
+        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(features.track_features),
+    )

@@ -29,3 +29,21 @@ def dagster_home(data_dir: Path) -> Path:
         config.write_text(DAGSTER_YAML.format(base_dir=home / "storage"))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def team_executor():
+    """Dagster's Celery executor when ``FMA_EXECUTOR=celery`` (the team deployment), else None.
+
+    The broker and result backend come from ``DAGSTER_CELERY_BROKER_URL`` and
+    ``DAGSTER_CELERY_BACKEND_URL`` (e.g. ``redis://redis:6379/0`` and ``.../1``); each step
+    then runs on a Celery worker (``dagster-celery worker start -A dagster_celery.app``)
+    that has the same code, ``DAGSTER_HOME`` (PostgreSQL storage) and data root. Without
+    it Dagster's default executor runs the steps in processes beside the run.
+    """
+    if os.environ.get("FMA_EXECUTOR", "").strip().lower() != "celery":
+        return None
+    from dagster_celery import celery_executor
+
+    return celery_executor.configured({"broker": {"env": "DAGSTER_CELERY_BROKER_URL"},
+                                       "backend": {"env": "DAGSTER_CELERY_BACKEND_URL"}},
+                                      name="celery")

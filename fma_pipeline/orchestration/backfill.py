@@ -1,0 +1,150 @@
+"""Which ``track_features`` partitions need a re-run, and why; and re-running them as one backfill.
+
+A folder partition is picked when
+
+- ``failed``: its latest materialisation attempt failed (Dagster's per-partition status,
+  which also covers runs over a range of folders);
+- ``output missing``: it was materialised but ``pipeline/track_features/NNN.parquet`` is gone;
+- ``never materialised``: it has no materialisation while its folder holds audio.
+
+Partitions in progress are left alone. :func:`run_backfill` re-runs the picked partitions
+in-process through the local instance, one run per contiguous range of folders (at most
+40 per run, the asset's backfill policy), every run tagged ``fma/backfill=<id>``;
+:func:`launch_backfill_via_webserver` instead creates a real asset backfill through a
+running webserver's ``launchPartitionBackfill`` GraphQL mutation (the daemon runs it).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from itertools import groupby
+
+import dagster as dg
+
+from fma_pipeline.core.fma import FOLDERS, list_audio_files
+from fma_pipeline.orchestration.partitions import folder_partitions
+from fma_pipeline.orchestration.resources import FmaData
+
+FEATURES = "track_features"
+MAX_PARTITIONS_PER_RUN = 40  # track_features' BackfillPolicy.multi_run(max_partitions_per_run=40)
+
+
+@dataclass(frozen=True)
+class BackfillCandidate:
+    partition: str
+    reason: str
+
+
+def parse_partitions(spec: str | None) -> list[str]:
+    """``"010-020"`` / ``"005"`` / ``"001,003,010-012"`` -> folder keys (default: all 156)."""
+    if not spec:
+        return list(FOLDERS)
+    keys: list[str] = []
+    for part in spec.split(","):
+        start, _, end = part.strip().partition("-")
+        start, end = start.strip().zfill(3), (end.strip() or start.strip()).zfill(3)
+        if start not in FOLDERS or end not in FOLDERS or start > end:
+            raise ValueError(f"bad folder range {part!r}: expected NNN or NNN-NNN within 000-155")
+        keys.extend(f for f in FOLDERS if start <= f <= end and f not in keys)
+    return sorted(keys)
+
+
+def find_backfill_partitions(instance: dg.DagsterInstance, fma: FmaData,
+                             partitions: list[str] | None = None) -> list[BackfillCandidate]:
+    """The partitions of ``track_features`` (within ``partitions``) that need a re-run, with why."""
+    keys = partitions or list(FOLDERS)
+    status = instance.get_status_by_partition(dg.AssetKey(FEATURES), keys, folder_partitions) or {}
+    audio_dir = fma.audio_dir
+    found = []
+    for key in keys:
+        state = status.get(key)
+        output = fma.partition_output(FEATURES, key)
+        if state == dg.AssetPartitionStatus.IN_PROGRESS:
+            continue
+        if state == dg.AssetPartitionStatus.FAILED:
+            found.append(BackfillCandidate(key, "failed: the latest materialisation attempt failed"))
+        elif state == dg.AssetPartitionStatus.MATERIALIZED and not output.is_file():
+            found.append(BackfillCandidate(
+                key, f"output missing: {output.relative_to(fma.root)} is gone"))
+        elif state is None:
+            files = len(list_audio_files(audio_dir / key))
+            if files:
+                found.append(BackfillCandidate(key, f"never materialised: the folder holds {files} audio file(s)"))
+    return found
+
+
+def contiguous_chunks(keys: list[str], size: int = MAX_PARTITIONS_PER_RUN) -> list[list[str]]:
+    """Runs of consecutive folder keys, each cut to at most ``size`` keys."""
+    index = {k: i for i, k in enumerate(FOLDERS)}
+    chunks = []
+    for _, group in groupby(enumerate(sorted(keys, key=index.__getitem__)), lambda p: index[p[1]] - p[0]):
+        run = [k for _, k in group]
+        chunks.extend(run[i:i + size] for i in range(0, len(run), size))
+    return chunks
+
+
+@dataclass
+class BackfillOutcome:
+    backfill_id: str
+    runs: list[tuple[list[str], str, bool]]  # (partitions, run id, success)
+
+    @property
+    def success(self) -> bool:
+        return all(ok for *_, ok in self.runs)
+
+
+def run_backfill(instance: dg.DagsterInstance, keys: list[str], resources: dict,
+                 run_config: dict | None = None) -> BackfillOutcome:
+    """Materialise ``track_features`` (with its checks) for ``keys`` in-process, one run per chunk."""
+    from fma_pipeline.definitions import all_checks
+    from fma_pipeline.orchestration.assets.features import track_features
+
+    checks = [c for c in all_checks if any(k.asset_key == track_features.key for k in c.check_keys)]
+    outcome = BackfillOutcome(backfill_id=uuid.uuid4().hex[:8], runs=[])
+    for chunk in contiguous_chunks(keys):
+        tags = {"fma/backfill": outcome.backfill_id,
+                "dagster/asset_partition_range_start": chunk[0],
+                "dagster/asset_partition_range_end": chunk[-1]}
+        result = dg.materialize([track_features, *checks], instance=instance, resources=resources,
+                                run_config=run_config, tags=tags, raise_on_error=False)
+        outcome.runs.append((chunk, result.run_id, result.success))
+    return outcome
+
+
+LAUNCH_BACKFILL = """
+mutation LaunchBackfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on PartitionKeysNotFoundError { message }
+    ... on UnauthorizedError { message }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+
+
+def graphql(url: str, query: str, variables: dict | None = None, timeout: float = 60.0) -> dict:
+    """POST a GraphQL query to ``<url>/graphql``; returns ``data`` or raises with the errors."""
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(url.rstrip("/") + "/graphql", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        payload = json.load(response)
+    if payload.get("errors"):
+        raise RuntimeError(f"GraphQL errors: {payload['errors']}")
+    return payload["data"]
+
+
+def launch_backfill_via_webserver(url: str, keys: list[str], title: str = "fma-pipeline backfill --failed") -> str:
+    """Create one asset backfill of ``track_features`` for ``keys``; the daemon launches its runs."""
+    params = {"assetSelection": [{"path": [FEATURES]}], "partitionNames": list(keys),
+              "title": title, "tags": [{"key": "fma/trigger", "value": "backfill --failed"}]}
+    result = graphql(url, LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    if result["__typename"] != "LaunchBackfillSuccess":
+        raise RuntimeError(f"launchPartitionBackfill: {result['__typename']}: {result.get('message')}")
+    return result["backfillId"]

@@ -1,0 +1,53 @@
+"""A periodic re-scan of every folder with audio, in case the file sensor was off.
+
+``rescan_schedule`` requests one ``extract_features`` run per folder that holds audio
+(the extraction is incremental: unchanged files are reused, so a re-scan of an
+unchanged folder only re-reads its Parquet). Its cron comes from ``FMA_RESCAN_CRON``
+(default ``0 3 * * 0``, Sundays 03:00 UTC), read when the code location loads; it starts
+STOPPED: switch it on in the UI (Automation) or with ``dagster schedule start``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from dagster._utils.schedules import is_valid_cron_string  # no public equivalent in 1.13
+
+from fma_pipeline.orchestration.resources import FmaData
+from fma_pipeline.orchestration.sensors import EXTRACT_JOB, scan_folders
+
+DEFAULT_RESCAN_CRON = "0 3 * * 0"
+
+
+def rescan_cron() -> str:
+    cron = os.environ.get("FMA_RESCAN_CRON", "").strip() or DEFAULT_RESCAN_CRON
+    if not is_valid_cron_string(cron):
+        raise ValueError(f"FMA_RESCAN_CRON={cron!r} is not a valid cron expression")
+    return cron
+
+
+def build_rescan_schedule(cron: str | None = None) -> dg.ScheduleDefinition:
+    """The schedule, with ``cron`` (default: :func:`rescan_cron`)."""
+
+    @dg.schedule(
+        name="rescan_schedule",
+        cron_schedule=cron or rescan_cron(),
+        job_name=EXTRACT_JOB,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        execution_timezone="UTC",
+        description="Re-scan every FMA folder holding audio (one extract_features run per folder).",
+    )
+    def rescan_schedule(context: dg.ScheduleEvaluationContext, fma: FmaData):
+        folders = scan_folders(fma.audio_dir)
+        if not folders:
+            return dg.SkipReason(f"no audio under {fma.audio_dir}")
+        stamp = context.scheduled_execution_time.strftime("%Y%m%dT%H%M")
+        return [dg.RunRequest(run_key=f"rescan-{stamp}-{key}", partition_key=key,
+                              tags={"fma/trigger": "rescan_schedule"})
+                for key in folders]
+
+    return rescan_schedule
+
+
+rescan_schedule = build_rescan_schedule()
