@@ -400,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    if not args.quiet:
+        os.environ.setdefault("FMA_PROGRESS", "1")  # extraction runs started here show a bar
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # not minutes of retries
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     from fma_pipeline.core.metadata import MetadataError

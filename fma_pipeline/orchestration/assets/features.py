@@ -1,6 +1,10 @@
 """Feature assets: ``track_features`` per FMA folder, ``extraction_errors``, ``feature_matrix``."""
 
 
+import contextlib
+import os
+import sys
+
 import dagster as dg
 import pandas as pd
 
@@ -11,7 +15,25 @@ from fma_pipeline.orchestration.partitions import folder_partitions
 from fma_pipeline.orchestration.resources import Extraction, FmaData
 
 FEATURES = "track_features"
+#: Set by the CLI (unless --quiet) so a run it starts shows a progress bar on stderr.
+PROGRESS_ENV = "FMA_PROGRESS"
 ERRORS = "track_feature_errors"  # per-folder error tables written beside the features
+
+
+@contextlib.contextmanager
+def progress_bar(desc: str):
+    """``(update, set_total)`` callbacks of a tqdm bar when ``FMA_PROGRESS=1``, else no-ops."""
+    if os.environ.get(PROGRESS_ENV) != "1":
+        yield (None, None)
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc=desc, unit="clip", file=sys.stderr) as bar:
+        def set_total(n: int) -> None:
+            bar.total = n
+            bar.refresh()
+
+        yield bar.update, set_total
 
 
 def _previous(fma: FmaData, key: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
@@ -43,7 +65,9 @@ def track_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: 
     # run of the same folder waits here, then finds this run's output as its cache.
     locks = [fma.partition_output(FEATURES, key).with_name(f".{key}.lock") for key in keys]
     with exclusive_locks(locks, log=context.log.info):
-        results = extract_folders(folders, {key: _previous(fma, key) for key in keys}, settings)
+        with progress_bar(f"extracting {keys[0]}..{keys[-1]}") as (update, total):
+            results = extract_folders(folders, {key: _previous(fma, key) for key in keys}, settings,
+                                      progress=update, on_total=total)
         for key, result in results.items():
             if not result.changed:  # keep the last good files untouched
                 continue
