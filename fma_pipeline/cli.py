@@ -45,17 +45,17 @@ def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstre
 
     from fma_pipeline.core.fma import FOLDERS
     from fma_pipeline.definitions import all_assets, all_checks, resources
-    from fma_pipeline.orchestration.assets.features import track_features
+    from fma_pipeline.orchestration.assets.features import folder_features
 
     instance = dg.DagsterInstance.get()
     keys = partitions or list(FOLDERS)
     for start in range(0, len(keys), 40):  # the asset's backfill policy: 40 folders per run
         chunk = keys[start:start + 40]
-        dg.materialize([track_features, *all_checks_for(all_checks, "track_features")], instance=instance,
+        dg.materialize([folder_features, *all_checks_for(all_checks, "track_features")], instance=instance,
                        resources=resources(), run_config=QUIET_LOGS, tags={"dagster/asset_partition_range_start": chunk[0],
                                                     "dagster/asset_partition_range_end": chunk[-1]})
     if downstream:
-        selection = dg.AssetSelection.all() - dg.AssetSelection.assets(track_features)
+        selection = dg.AssetSelection.all() - dg.AssetSelection.assets(folder_features)
         dg.materialize([*all_assets, *all_checks], selection=selection, instance=instance,
                        resources=resources(), run_config={**QUIET_LOGS, **(run_config or {})})
 
@@ -69,6 +69,9 @@ RESULT_TABLES = (
     ("Genre classifiers (held-out test split; champion = best cross-validated macro-F1)",
      "classifier_comparison.parquet",
      ["model", "branch", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "cv_macro_f1"]),
+    ("Clip- vs segment-level (best of each by cross-validated macro-F1; winner first)",
+     "level_comparison.parquet",
+     ["level", "model", "branch", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline"]),
     ("Unsupervised clusters against the true genres", "cluster_scores.parquet",
      ["method", "branch", "k", "ari", "nmi", "v_measure", "purity"]),
     ("Sub-genre classifiers (held-out test split)", "subgenre_scores.parquet",

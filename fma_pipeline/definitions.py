@@ -19,12 +19,12 @@ all_checks = dg.load_asset_checks_from_modules([checks])
 
 #: Partitioned extraction; launch it for one folder, a range or all 156 (a backfill).
 extract_features_job = dg.define_asset_job(
-    "extract_features", selection=dg.AssetSelection.assets(features.track_features),
+    "extract_features", selection=dg.AssetSelection.assets(features.folder_features),
     description="Extract audio features for the selected FMA folders.")
 #: Everything downstream of the per-folder features, in one run.
 train_job = dg.define_asset_job(
     "train_and_evaluate",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(features.track_features),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(features.folder_features),
     description="Metadata, feature matrices, classifiers and metrics from the extracted features.")
 
 
@@ -48,5 +48,5 @@ with warnings.catch_warnings():  # map_resolved_asset_specs is "preview" in Dags
         executor=team_executor(),  # Celery when FMA_EXECUTOR=celery (deploy/), else Dagster's default
     ).map_resolved_asset_specs(  # downstream assets follow new features (see sensors.py)
         func=lambda spec: spec.replace_attributes(automation_condition=DOWNSTREAM_CONDITION),
-        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(features.track_features),
+        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(features.folder_features),
     )

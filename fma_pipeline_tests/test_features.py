@@ -227,3 +227,24 @@ def test_summarise_orders_its_statistics(series):
         assert (table["median"] <= table["max"]).all()
         assert (table["min"] <= table["mean"]).all() and (table["mean"] <= table["max"]).all()
         assert (table["std"] >= 0).all()
+
+
+def test_segment_voter_fits_windows_and_votes_per_track():
+    """Windows inherit their track's label; NaN-padded windows are skipped; probabilities are averaged."""
+    from sklearn.linear_model import LogisticRegression
+
+    from fma_pipeline.core.learning.segments import SegmentVoter, segment_frame, wide_segments
+
+    rng = np.random.default_rng(0)
+    rows = {tid: rng.normal(loc=(3.0 if tid % 2 else -3.0), size=(3 if tid != 5 else 1, 518)) for tid in range(1, 9)}
+    wide = wide_segments(segment_frame(rows), pd.Index(range(1, 9)))
+    assert wide.shape == (8, 3 * 518) and wide.loc[5].isna().sum() == 2 * 518  # track 5: one window
+    labels = np.array(["odd" if t % 2 else "even" for t in range(1, 9)])
+    voter = SegmentVoter(LogisticRegression(max_iter=500)).fit(wide, labels)
+    assert voter.estimator_.n_features_in_ == 518 and voter.n_windows_ == 3
+    assert list(voter.predict(wide)) == list(labels)
+    proba = voter.predict_proba(wide)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    empty = wide.iloc[:1].copy()
+    empty.iloc[:, :] = np.nan
+    assert np.allclose(voter.predict_proba(empty), 0.5)  # no window: uniform

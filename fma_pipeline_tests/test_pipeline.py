@@ -14,12 +14,13 @@ from fma_pipeline.core.fma import FOLDERS
 from fma_pipeline.core.storage import read_parquet
 from fma_pipeline.core.tracking import MlflowStore
 from fma_pipeline.definitions import all_assets, all_checks, defs
-from fma_pipeline.orchestration.assets.features import track_features
+from fma_pipeline.orchestration.assets.features import folder_features, track_features
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
 
 FAST_RUN = {"ops": {
     "tracks": {"config": {"min_tracks": 2}},
     "genre_classifiers": {"config": {"models": ["random_forest", "svm", "knn"], "cv_folds": 2, "n_jobs": 1}},
+    "segment_classifiers": {"config": {"models": ["random_forest", "lda"], "cv_folds": 2, "n_jobs": 1}},
 }}
 
 
@@ -28,7 +29,7 @@ def test_definitions_load_every_asset_and_job():
     assert {"tracks", "track_features", "extraction_errors", "feature_matrix", "scaled_features",
             "pca_features", "genre_classifiers", "classifier_metrics"} <= keys
     assert defs.resolve_job_def("extract_features") and defs.resolve_job_def("train_and_evaluate")
-    assert len(track_features.partitions_def.get_partition_keys()) == 156
+    assert len(folder_features.partitions_def.get_partition_keys()) == 156
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +40,12 @@ def pipeline_run(tiny_sample, tmp_path_factory):
     instance = dg.DagsterInstance.ephemeral()
     resources = {"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=2),
                  "mlflow_tracker": MlflowTracker()}
-    feature_checks = [c for c in all_checks if any(k.asset_key == track_features.key for k in c.check_keys)]
-    first = dg.materialize([track_features, *feature_checks], instance=instance, resources=resources,
+    feature_checks = [c for c in all_checks if any(k.asset_key == track_features for k in c.check_keys)]
+    first = dg.materialize([folder_features, *feature_checks], instance=instance, resources=resources,
                            tags={"dagster/asset_partition_range_start": FOLDERS[0],
                                  "dagster/asset_partition_range_end": FOLDERS[-1]})
     rest = dg.materialize([*all_assets, *all_checks], instance=instance, resources=resources,
-                          selection=dg.AssetSelection.all() - dg.AssetSelection.assets(track_features),
+                          selection=dg.AssetSelection.all() - dg.AssetSelection.assets(folder_features),
                           run_config=FAST_RUN)
     return root, instance, first, rest
 
@@ -52,7 +53,7 @@ def pipeline_run(tiny_sample, tmp_path_factory):
 def test_every_partition_materialises_and_checks_pass(pipeline_run):
     root, instance, first, rest = pipeline_run
     assert first.success and rest.success
-    materialised = instance.get_materialized_partitions(track_features.key)
+    materialised = instance.get_materialized_partitions(track_features)
     assert materialised == set(FOLDERS)  # empty folders give empty tables, not errors
     assert all(e.passed for e in first.get_asset_check_evaluations())
     empty = read_parquet(root / "pipeline" / "track_features" / "001.parquet")
@@ -83,8 +84,9 @@ def test_mlflow_has_a_run_per_model_and_a_champion(pipeline_run):
     store = MlflowStore.under(root)
     store.activate()
     runs = mlflow.search_runs(experiment_names=["fma-genre-classification"])
-    children = runs[runs["tags.mlflow.parentRunId"].notna()]
-    assert len(children) == 7
+    parents = runs[runs["tags.mlflow.runName"].str.startswith("genre_classifiers")]
+    children = runs[runs["tags.mlflow.parentRunId"].isin(parents["run_id"])]
+    assert len(parents) == 1 and len(children) == 7
     assert {"metrics.test_accuracy", "metrics.test_balanced_accuracy", "metrics.test_macro_f1",
             "metrics.test_majority_baseline"} <= set(children.columns)
     model = mlflow.sklearn.load_model("models:/fma-genre-classifier@champion")
@@ -93,11 +95,46 @@ def test_mlflow_has_a_run_per_model_and_a_champion(pipeline_run):
     assert (root / "mlflow.db").exists() and (root / "mlartifacts").is_dir()
 
 
+def test_segment_features_come_from_the_same_extraction_and_are_compared(pipeline_run):
+    root, instance, *_ = pipeline_run
+    assert instance.get_materialized_partitions(dg.AssetKey("segment_features")) == set(FOLDERS)
+    features = read_parquet(root / "pipeline" / "track_features" / "000.parquet")
+    segments = read_parquet(root / "pipeline" / "segment_features" / "000.parquet")
+    assert set(segments.index.get_level_values("track_id")) == set(features.index)
+    assert segments.shape[1] == N_FEATURES and len(segments) == 2 * len(features)  # 6 s clips: two 3 s windows
+    wide = read_parquet(root / "pipeline" / "segment_matrix.parquet")
+    matrix = read_parquet(root / "pipeline" / "feature_matrix.parquet")
+    assert list(wide.index) == list(matrix.index) and wide.shape[1] == 2 * N_FEATURES
+    table = read_parquet(root / "pipeline" / "segment_classifier_comparison.parquet")
+    assert set(table["model"]) == {"random_forest", "lda", "soft_voting"}
+    assert (table["accuracy"] > table["majority_baseline"]).all()
+    levels = read_parquet(root / "pipeline" / "level_comparison.parquet")
+    assert sorted(levels["level"]) == ["clip", "segment"]
+    assert levels["cv_macro_f1"].is_monotonic_decreasing  # the winner, by training CV, first
+    store = MlflowStore.under(root)
+    store.activate()
+    version = mlflow.MlflowClient().get_model_version_by_alias("fma-genre-classifier", "champion")
+    parent = mlflow.get_run(mlflow.get_run(version.run_id).data.tags["mlflow.parentRunId"])
+    assert parent.info.run_name.startswith("genre_classifiers")  # the clip level stays the registered default
+
+
+def _metadata(result, asset: str) -> dict:
+    return next(m.metadata for m in result.asset_materializations_for_node("folder_features")
+                if m.asset_key == dg.AssetKey(asset))
+
+
 def test_incremental_rematerialisation_reuses_unchanged_files(pipeline_run):
     root, instance, *_ = pipeline_run
     resources = {"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=1),
                  "mlflow_tracker": MlflowTracker()}
-    result = dg.materialize([track_features], instance=instance, resources=resources, partition_key="000")
-    meta = result.asset_materializations_for_node("track_features")[0].metadata
+    result = dg.materialize([folder_features], instance=instance, resources=resources, partition_key="000")
+    meta = _metadata(result, "track_features")
     assert meta["extracted"].value == 0 and meta["reused"].value > 0
+    segments = root / "pipeline" / "segment_features" / "000.parquet"
+    before = read_parquet(segments)
+    segments.unlink()  # lost (or written by an older version): its clips are decoded again
+    again = _metadata(dg.materialize([folder_features], instance=instance, resources=resources,
+                                     partition_key="000"), "track_features")
+    assert again["extracted"].value == meta["reused"].value and again["reused"].value == 0
+    pd.testing.assert_frame_equal(read_parquet(segments), before, check_exact=False, rtol=1e-4, atol=1e-5)
     assert isinstance(read_parquet(root / "pipeline" / "track_features" / "000.parquet"), pd.DataFrame)

@@ -20,7 +20,7 @@ from fma_pipeline.core.subgenres import derive_subgenres, fold_small
 from fma_pipeline.core.tracking import MlflowStore
 from fma_pipeline.definitions import all_assets, all_checks
 from fma_pipeline.orchestration.assets.clusters import genre_clusters
-from fma_pipeline.orchestration.assets.features import track_features
+from fma_pipeline.orchestration.assets.features import folder_features, track_features
 from fma_pipeline.orchestration.assets.subgenres import subgenre_classifiers
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
 
@@ -122,11 +122,11 @@ def new_assets_run(tiny_sample, tmp_path_factory):
     instance = dg.DagsterInstance.ephemeral()
     resources = {"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=2),
                  "mlflow_tracker": MlflowTracker()}
-    dg.materialize([track_features], instance=instance, resources=resources,
+    dg.materialize([folder_features], instance=instance, resources=resources,
                    tags={"dagster/asset_partition_range_start": FOLDERS[0],
                          "dagster/asset_partition_range_end": FOLDERS[-1]})
     selection = (dg.AssetSelection.assets(genre_clusters, subgenre_classifiers).upstream()
-                 - dg.AssetSelection.assets(track_features))
+                 - dg.AssetSelection.assets(folder_features))
     result = dg.materialize([*all_assets, *all_checks], instance=instance, resources=resources,
                             selection=selection, run_config=RUN)
     return root, result

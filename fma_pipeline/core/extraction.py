@@ -8,6 +8,12 @@ truncated, not audio, too short, silent, unreadable, not named by a track id) be
 an error row with its reason; it never fails the folder. An unchanged failed file is
 not retried: its error row is carried forward.
 
+With ``settings.segments`` set (the default), each decoded clip also yields the
+statistics of its short windows (segment-level learning): the frame series are computed
+once and each window is a slice of them. A folder's segment table is cached like its
+features; a reused file whose windows are not in the previous segment table (output of
+an older version) is extracted again.
+
 Parallelism is a process pool across all files of all folders in one call, one BLAS
 thread per worker, with numba's JIT cache kept on disk so workers start warm.
 """
@@ -28,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from fma_pipeline.core.audio import DEFAULT_SR, AudioError, AudioLimits, decode
-from fma_pipeline.core.features import FeatureConfig, extract, feature_columns
+from fma_pipeline.core.features import FeatureConfig, feature_columns, frame_series, summarise
+from fma_pipeline.core.learning.segments import SegmentConfig, empty_segments, segment_frame, segment_rows
 from fma_pipeline.core.fma import list_audio_files, track_id_from_path
 
 FILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -53,6 +60,7 @@ class ExtractionSettings:
     features: FeatureConfig = FeatureConfig()
     limits: AudioLimits = AudioLimits()
     workers: int | None = None  # None: one per core
+    segments: SegmentConfig | None = SegmentConfig()  # None: no window statistics
     numba_cache_dir: Path | None = None
 
     @property
@@ -66,6 +74,7 @@ class FolderResult:
 
     features: pd.DataFrame
     errors: pd.DataFrame
+    segments: pd.DataFrame = field(default_factory=empty_segments)  # (track_id, segment) rows
     reused: int = 0
     extracted: int = 0
     failed: int = 0
@@ -118,6 +127,7 @@ class _Task:
 class _Plan:
     folder: str
     keep: list[pd.DataFrame] = field(default_factory=list)
+    keep_segments: list[pd.DataFrame] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
     tasks: list[_Task] = field(default_factory=list)
     reused: int = 0
@@ -135,9 +145,13 @@ def _error_row(folder: str, path: Path, track_id: int | None, reason: str, exc_c
 
 
 def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
-                 previous_errors: pd.DataFrame | None) -> _Plan:
+                 previous_errors: pd.DataFrame | None, previous_segments: pd.DataFrame | None = None,
+                 segments: bool = False) -> _Plan:
     """Decide per file: reuse, carry an error forward, or extract."""
     plan = _Plan(folder, changed=previous is None or previous_errors is None)
+    windows = (previous_segments.groupby(level="track_id") if segments and previous_segments is not None
+               and len(previous_segments) else None)
+    with_windows = set() if windows is None else set(windows.groups)
     prev = previous if previous is not None and len(previous) else None
     by_name = {} if prev is None else {n: tid for tid, n in prev[FILE_COLUMNS[0]].items()}
     prev_errors = {} if previous_errors is None else {
@@ -186,8 +200,12 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
                     row = row.copy()
                     row[FILE_COLUMNS[2]] = st.st_mtime_ns
                     plan.changed = True
+            if unchanged and segments and old_id not in with_windows:
+                unchanged = False  # its windows are missing: decode it once more
             if unchanged:
                 plan.keep.append(row)
+                if segments:
+                    plan.keep_segments.append(windows.get_group(old_id))
                 plan.reused += 1
                 continue
         plan.tasks.append(_Task(folder, file, track_id, st.st_size, st.st_mtime_ns))
@@ -198,16 +216,22 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
     return plan
 
 
-def _extract_file(path: str, features: FeatureConfig, limits: AudioLimits
-                  ) -> tuple[bool, np.ndarray | None, str, str]:
-    """Worker body: ``(ok, vector, digest_or_reason, exception_class)``; never raises."""
+def _extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
+                  segments: SegmentConfig | None = None) -> tuple[bool, np.ndarray | None, str, str]:
+    """Worker body: ``(ok, rows, digest_or_reason, exception_class)``; never raises.
+
+    ``rows`` is ``(1 + n_windows, 518)``: the clip's statistics, then each window's.
+    """
     try:
         digest = file_digest(Path(path))
         y = decode(path, sr=features.sr, limits=limits)
-        vector = extract(y, features)
-        if not np.isfinite(vector).all():
+        series = frame_series(y, features)
+        rows = summarise(series)[np.newaxis]
+        if segments is not None:
+            rows = np.concatenate([rows, segment_rows(series, segments, features)])
+        if not np.isfinite(rows).all():
             return False, None, "features are not finite (degenerate audio)", "FeatureError"
-        return True, vector, digest, ""
+        return True, rows, digest, ""
     except AudioError as exc:
         return False, None, exc.reason, exc.exception_class
     except OSError as exc:
@@ -244,7 +268,8 @@ def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
     if len(tasks) < _MIN_FILES_FOR_POOL or settings.n_workers == 1:
         out = []
         for task in tasks:
-            out.append((task, _extract_file(str(task.path), settings.features, settings.limits)))
+            out.append((task, _extract_file(str(task.path), settings.features, settings.limits,
+                                            settings.segments)))
             if progress:
                 progress(1)
         return out
@@ -256,7 +281,7 @@ def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
         context = multiprocessing.get_context("forkserver")
         with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
             futures = {pool.submit(_extract_file, str(tasks[i].path), settings.features,
-                                   settings.limits): i for i in (pending[:1] if isolate else pending)}
+                                   settings.limits, settings.segments): i for i in (pending[:1] if isolate else pending)}
             broken = False
             for future in cf.as_completed(futures):
                 i = futures[future]
@@ -275,15 +300,16 @@ def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
 
 def extract_folders(
     folders: dict[str, Path],
-    previous: dict[str, tuple[pd.DataFrame | None, pd.DataFrame | None]] | None = None,
+    previous: dict[str, tuple[pd.DataFrame | None, ...]] | None = None,
     settings: ExtractionSettings = ExtractionSettings(),
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> dict[str, FolderResult]:
-    """Extract features for several folders with one pool; ``previous[key] = (features, errors)``."""
+    """Extract several folders with one pool; ``previous[key] = (features, errors[, segments])``."""
     started = time.perf_counter()
     previous = previous or {}
-    plans = {key: _plan_folder(key, path, *previous.get(key, (None, None)))
+    with_segments = settings.segments is not None
+    plans = {key: _plan_folder(key, path, *previous.get(key, (None, None)), segments=with_segments)
              for key, path in folders.items()}
     tasks = [t for plan in plans.values() for t in plan.tasks]
     if on_total:
@@ -293,11 +319,13 @@ def extract_folders(
     columns, dtypes = template.columns, template.dtypes.to_dict()
     results: dict[str, FolderResult] = {}
     for key, plan in plans.items():
-        ids, rows = [], []
-        for task, (ok, vector, info, exc_class) in (d for d in done if d[0].folder == key):
+        ids, rows, windows = [], [], {}
+        for task, (ok, vectors, info, exc_class) in (d for d in done if d[0].folder == key):
             if ok:
                 ids.append(task.track_id)
-                rows.append([task.path.name, task.size, task.mtime_ns, info, *vector.tolist()])
+                rows.append([task.path.name, task.size, task.mtime_ns, info, *vectors[0].tolist()])
+                if with_segments:
+                    windows[task.track_id] = vectors[1:]
             else:
                 plan.errors.append(_error_row(key, task.path, task.track_id, info, exc_class,
                                               task.size, task.mtime_ns))
@@ -307,7 +335,10 @@ def extract_folders(
         features = pd.concat(parts).astype(dtypes).sort_index() if parts else empty_features()
         errors = pd.DataFrame(plan.errors, columns=list(ERROR_COLUMNS)) if plan.errors else empty_errors()
         errors = errors.astype({"size": np.int64, "mtime_ns": np.int64, "track_id": "Int64"})
+        segment_parts = [p for p in [*plan.keep_segments, segment_frame(windows)] if len(p)]
+        segments = pd.concat(segment_parts).sort_index() if segment_parts else empty_segments()
         results[key] = FolderResult(features=features, errors=errors.sort_values("name", ignore_index=True),
+                                    segments=segments,
                                     reused=plan.reused, extracted=len(ids), failed=len(plan.errors),
                                     removed=plan.removed, files=plan.files, changed=plan.changed,
                                     seconds=time.perf_counter() - started)
@@ -316,10 +347,11 @@ def extract_folders(
 
 def extract_folder(path: Path, previous: pd.DataFrame | None = None,
                    previous_errors: pd.DataFrame | None = None,
-                   settings: ExtractionSettings = ExtractionSettings()) -> FolderResult:
+                   settings: ExtractionSettings = ExtractionSettings(),
+                   previous_segments: pd.DataFrame | None = None) -> FolderResult:
     """Extract one folder (see :func:`extract_folders`)."""
-    return extract_folders({Path(path).name: Path(path)}, {Path(path).name: (previous, previous_errors)},
-                           settings)[Path(path).name]
+    return extract_folders({Path(path).name: Path(path)},
+                           {Path(path).name: (previous, previous_errors, previous_segments)}, settings)[Path(path).name]
 
 
 def feature_values(features: pd.DataFrame) -> pd.DataFrame:

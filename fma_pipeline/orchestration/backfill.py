@@ -100,15 +100,15 @@ def run_backfill(instance: dg.DagsterInstance, keys: list[str], resources: dict,
                  run_config: dict | None = None) -> BackfillOutcome:
     """Materialise ``track_features`` (with its checks) for ``keys`` in-process, one run per chunk."""
     from fma_pipeline.definitions import all_checks
-    from fma_pipeline.orchestration.assets.features import track_features
+    from fma_pipeline.orchestration.assets.features import folder_features, track_features
 
-    checks = [c for c in all_checks if any(k.asset_key == track_features.key for k in c.check_keys)]
+    checks = [c for c in all_checks if any(k.asset_key == track_features for k in c.check_keys)]
     outcome = BackfillOutcome(backfill_id=uuid.uuid4().hex[:8], runs=[])
     for chunk in contiguous_chunks(keys):
         tags = {"fma/backfill": outcome.backfill_id,
                 "dagster/asset_partition_range_start": chunk[0],
                 "dagster/asset_partition_range_end": chunk[-1]}
-        result = dg.materialize([track_features, *checks], instance=instance, resources=resources,
+        result = dg.materialize([folder_features, *checks], instance=instance, resources=resources,
                                 run_config=run_config, tags=tags, raise_on_error=False)
         outcome.runs.append((chunk, result.run_id, result.success))
     return outcome
@@ -142,7 +142,8 @@ def graphql(url: str, query: str, variables: dict | None = None, timeout: float 
 
 def launch_backfill_via_webserver(url: str, keys: list[str], title: str = "fma-pipeline backfill --failed") -> str:
     """Create one asset backfill of ``track_features`` for ``keys``; the daemon launches its runs."""
-    params = {"assetSelection": [{"path": [FEATURES]}], "partitionNames": list(keys),
+    # both assets of the one extraction (a non-subsettable multi-asset)
+    params = {"assetSelection": [{"path": [FEATURES]}, {"path": ["segment_features"]}], "partitionNames": list(keys),
               "title": title, "tags": [{"key": "fma/trigger", "value": "backfill --failed"}]}
     result = graphql(url, LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":

@@ -16,6 +16,7 @@ from fma_pipeline.core.audio import AudioLimits
 from fma_pipeline.core.extraction import ExtractionSettings
 from fma_pipeline.core.features import FeatureConfig
 from fma_pipeline.core.fma import find_audio_dir
+from fma_pipeline.core.learning.segments import SegmentConfig
 from fma_pipeline.core.tracking import MlflowStore
 
 
@@ -65,12 +66,14 @@ class Extraction(dg.ConfigurableResource):
     workers: int = Field(default=0, description="Worker processes; 0 = one per core.")
     min_seconds: float = Field(default=5.0, description="Shorter clips are recorded as errors.")
     max_seconds: float = Field(default=600.0, description="Longer files are cut to their middle.")
+    segment_seconds: float = Field(default=3.0, description="Window length (and hop) of segment_features.")
 
     def settings(self, data: FmaData) -> ExtractionSettings:
         return ExtractionSettings(
             features=FeatureConfig(sr=self.sample_rate),
             limits=AudioLimits(min_seconds=self.min_seconds, max_seconds=self.max_seconds),
             workers=self.workers or None,
+            segments=SegmentConfig(self.segment_seconds, self.segment_seconds),
             numba_cache_dir=data.root / ".cache" / "numba",
         )
 

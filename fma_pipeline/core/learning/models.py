@@ -75,6 +75,10 @@ def zoo(seed: int = 0) -> dict[str, ModelSpec]:
 #: often beat them on these features. Histogram gradient boosting is one config key away
 #: (it costs more than all the others together on a CPU).
 DEFAULT_MODELS: tuple[str, ...] = ("random_forest", "svm", "knn", "logistic_regression", "lda", "mlp")
+#: Segment-level defaults: every window is a training row (10 per 30 s clip). Random forest
+#: scored best on windows in bench/gtzan.py; LDA and logistic regression stay fast on many
+#: rows and give the soft-voting ensemble members that differ from the forest.
+SEGMENT_MODELS: tuple[str, ...] = ("random_forest", "logistic_regression", "lda")
 
 
 def make_pipeline(model: Any, branch: str, pca_variance: float = 0.95, seed: int = 0) -> Pipeline:

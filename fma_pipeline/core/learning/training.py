@@ -5,6 +5,10 @@ Protocol (what makes the numbers trustworthy):
   only, folds grouped by artist (``StratifiedGroupKFold``), scored by macro-F1;
 - the refitted best model is scored once on the test split, which never picks anything;
 - the champion is the model with the best *cross-validated* macro-F1.
+
+``level="segment"`` trains the same zoo on :func:`~fma_pipeline.core.learning.segments.wide_segments`
+rows, each model wrapped in a :class:`~fma_pipeline.core.learning.segments.SegmentVoter`
+(fit on windows, vote per track), so both levels share this protocol and are comparable.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_va
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.models import (BRANCHES, DEFAULT_MODELS, IMBALANCE, make_pipeline,
                                                search_grid, zoo)
+from fma_pipeline.core.learning.segments import SegmentVoter
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class TrainingConfig:
     n_jobs: int = -1
     seed: int = 0
     ensemble_size: int = 3  # soft-voting ensemble of the best N by CV macro-F1; 0 = none
+    level: str = "clip"  # "clip": one row of 518 per track; "segment": wide window rows, voted
 
 
 @dataclass
@@ -95,7 +101,13 @@ def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
     pipeline = make_pipeline(spec.build(), branch, config.pca_variance, config.seed)
     splitter = cv_splitter(y_train, groups, config.cv_folds, config.seed)
     folds = list(splitter.split(X_train, y_train, groups))
-    search = GridSearchCV(pipeline, feasible_grid(search_grid(spec), min(len(f) for f, _ in folds)),
+    grid = feasible_grid(search_grid(spec), min(len(f) for f, _ in folds))
+    if config.level == "segment":
+        pipeline = SegmentVoter(pipeline)
+        grid = {f"estimator__{k}": v for k, v in grid.items()}
+    elif config.level != "clip":
+        raise ValueError(f"level must be 'clip' or 'segment', not {config.level!r}")
+    search = GridSearchCV(pipeline, grid,
                           scoring="f1_macro", cv=folds,
                           n_jobs=config.n_jobs, refit=False, error_score="raise")
     started = time.perf_counter()
@@ -104,7 +116,8 @@ def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
     scores = np.array([search.cv_results_[f"split{k}_test_score"][i] for k in range(len(folds))])
     best = clone(pipeline).set_params(**search.best_params_)
     return _evaluate(name, branch, best, X, labels, scores,
-                     {k.removeprefix("model__"): v for k, v in search.best_params_.items()},
+                     {k.removeprefix("estimator__").removeprefix("model__"): v
+                      for k, v in search.best_params_.items()},
                      IMBALANCE.get(name, "none"), started, len(folds))
 
 
@@ -182,3 +195,12 @@ def comparison_table(models: list[TrainedModel]) -> pd.DataFrame:
     """One row per model and branch, best cross-validated macro-F1 first."""
     table = pd.DataFrame([m.summary() for m in models])
     return table.sort_values("cv_macro_f1", ascending=False, ignore_index=True)
+
+
+def level_comparison(clip: pd.DataFrame, segment: pd.DataFrame) -> pd.DataFrame:
+    """The best row of each :func:`comparison_table` (clip, segment), winner (by CV macro-F1) first."""
+    columns = ["level", "model", "branch", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1",
+               "majority_baseline"]
+    rows = [table.sort_values("cv_macro_f1", ascending=False).iloc[0].to_dict() | {"level": level}
+            for level, table in (("clip", clip), ("segment", segment)) if len(table)]
+    return pd.DataFrame(rows)[columns].sort_values("cv_macro_f1", ascending=False, ignore_index=True)

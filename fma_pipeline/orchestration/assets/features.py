@@ -1,4 +1,5 @@
-"""Feature assets: ``track_features`` per FMA folder, ``extraction_errors``, ``feature_matrix``."""
+"""Feature assets: ``track_features`` and ``segment_features`` per FMA folder (one extraction,
+``folder_features``), ``extraction_errors``, ``feature_matrix``, ``segment_matrix``."""
 
 
 import contextlib
@@ -11,10 +12,15 @@ import pandas as pd
 from fma_pipeline.core.extraction import extract_folders, feature_values
 from fma_pipeline.core.features import flat_feature_names
 from fma_pipeline.core.storage import parquet_rows, read_parquet, write_parquet
+from fma_pipeline.core.learning.segments import wide_segments
 from fma_pipeline.orchestration.partitions import folder_partitions
 from fma_pipeline.orchestration.resources import Extraction, FmaData
 
 FEATURES = "track_features"
+SEGMENTS = "segment_features"
+#: Keys for ``deps=``/checks; select :data:`folder_features` (both assets) in jobs.
+track_features = dg.AssetKey(FEATURES)
+segment_features = dg.AssetKey(SEGMENTS)
 #: Set by the CLI (unless --quiet) so a run it starts shows a progress bar on stderr.
 PROGRESS_ENV = "FMA_PROGRESS"
 ERRORS = "track_feature_errors"  # per-folder error tables written beside the features
@@ -36,23 +42,34 @@ def progress_bar(desc: str):
         yield bar.update, set_total
 
 
-def _previous(fma: FmaData, key: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Last good output of a folder (features, errors), the cache for incremental runs."""
-    paths = fma.partition_output(FEATURES, key), fma.partition_output(ERRORS, key)
-    return tuple(read_parquet(p) if p.exists() else None for p in paths)  # type: ignore[return-value]
+def _previous(fma: FmaData, key: str) -> tuple[pd.DataFrame | None, ...]:
+    """Last good output of a folder (features, errors, segments), the cache for incremental runs."""
+    paths = (fma.partition_output(FEATURES, key), fma.partition_output(ERRORS, key),
+             fma.partition_output(SEGMENTS, key))
+    return tuple(read_parquet(p) if p.exists() else None for p in paths)
 
 
-@dg.asset(
-    group_name="features",
+@dg.multi_asset(
+    name="folder_features",
+    specs=[
+        dg.AssetSpec(FEATURES, group_name="features", kinds={"librosa", "parquet"},
+                     description="518 librosa features per clip of one FMA folder (one row per track)."),
+        dg.AssetSpec(SEGMENTS, group_name="features", kinds={"librosa", "parquet"},
+                     description="The same 518 statistics per 3 s window of each clip (segment-level learning)."),
+    ],
     partitions_def=folder_partitions,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=40),
-    kinds={"librosa", "parquet"},
+    can_subset=False,
 )
-def track_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: Extraction) -> dg.MaterializeResult:
-    """518 librosa features per clip of one FMA folder; only new or changed files are decoded.
+def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: Extraction):
+    """Clip and window features of FMA folders; only new or changed files are decoded.
 
-    Several folders in one run share one process pool. Files that cannot be used are
-    recorded with their reason (see ``extraction_errors``) and skipped.
+    One extraction makes both assets: each clip's frame series are computed once, the
+    clip's statistics go to ``track_features`` and each window's to ``segment_features``
+    (a slice of the same series, nearly free), so the two are never out of step and are
+    always materialised together. Several folders in one run share one process pool.
+    Files that cannot be used are recorded with their reason (see ``extraction_errors``)
+    and skipped.
     """
     from fma_pipeline.core.locking import exclusive_locks
     from fma_pipeline.core.warmup import warm_numba_cache
@@ -72,15 +89,21 @@ def track_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: 
             if not result.changed:  # keep the last good files untouched
                 continue
             write_parquet(result.errors, fma.partition_output(ERRORS, key))
-            write_parquet(result.features, fma.partition_output(FEATURES, key))
+            write_parquet(result.segments, fma.partition_output(SEGMENTS, key))
+            write_parquet(result.features, fma.partition_output(FEATURES, key))  # last: the sensor's mark
     totals = pd.DataFrame([r.counts() for r in results.values()], index=list(results)).sum()
     context.log.info(f"{len(keys)} folder(s): " + ", ".join(
         f"{k} {int(totals[k])}" for k in ("files", "reused", "extracted", "failed", "removed")))
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key=track_features, metadata={
         "dagster/row_count": int(sum(len(r.features) for r in results.values())),
         **{k: int(totals[k]) for k in ("files", "reused", "extracted", "failed", "removed")},
         "seconds": float(max((r.seconds for r in results.values()), default=0.0)),
         "folders": len(keys),
+    })
+    yield dg.MaterializeResult(asset_key=segment_features, metadata={
+        "dagster/row_count": int(sum(len(r.segments) for r in results.values())),
+        "window_seconds": settings.segments.window_seconds if settings.segments else 0.0,
+        "tracks": int(sum(r.segments.index.get_level_values(0).nunique() for r in results.values())),
     })
 
 
@@ -121,4 +144,24 @@ def feature_matrix(context: dg.AssetExecutionContext, fma: FmaData) -> dg.Materi
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(matrix), "columns": matrix.shape[1],
         "selected_tracks_without_features": missing,
+    })
+
+
+@dg.asset(group_name="features", deps=[segment_features, "tracks"], kinds={"pandas", "parquet"})
+def segment_matrix(context: dg.AssetExecutionContext, fma: FmaData) -> dg.MaterializeResult:
+    """One row per selected track, its windows side by side (``w00.mfcc.mean.01`` …), NaN-padded."""
+    selected = read_parquet(fma.output("tracks.parquet"))
+    parts = [p for p in read_all_partitions(fma, SEGMENTS) if len(p)]
+    if not parts:
+        raise dg.Failure("no segment features yet: materialise track_features/segment_features first")
+    segments = pd.concat(parts)
+    ids = selected.index.intersection(segments.index.get_level_values("track_id").unique()).sort_values()
+    matrix = wide_segments(segments, ids)
+    write_parquet(matrix, fma.output("segment_matrix.parquet"))
+    windows = (~matrix.isna().to_numpy().reshape(len(matrix), -1, 518).any(axis=2)).sum(axis=1)
+    if len(selected) - len(matrix):
+        context.log.warning(f"{len(selected) - len(matrix)} selected track(s) have no segment features")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(matrix), "windows_per_track": int(matrix.shape[1] // 518),
+        "windows": int(windows.sum()), "tracks_with_fewer_windows": int((windows < matrix.shape[1] // 518).sum()),
     })

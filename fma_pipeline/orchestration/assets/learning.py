@@ -1,5 +1,7 @@
-"""Genre classifiers (logged to MLflow) and their evaluation."""
+"""Genre classifiers (logged to MLflow) and their evaluation, clip- and segment-level."""
 
+
+import dataclasses
 
 import dagster as dg
 import joblib
@@ -7,8 +9,9 @@ import pandas as pd
 from pydantic import Field
 
 from fma_pipeline.core.learning import evaluation
-from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS
-from fma_pipeline.core.learning.training import TrainingConfig, champion, comparison_table, split_rows, train_all
+from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS, SEGMENT_MODELS
+from fma_pipeline.core.learning.training import (TrainingConfig, champion, comparison_table, level_comparison,
+                                                 split_rows, train_all)
 from fma_pipeline.core.storage import atomic_path, read_parquet, write_parquet
 from fma_pipeline.core.tracking import log_training
 from fma_pipeline.orchestration.assets.matrices import pca_features, scaled_features
@@ -102,4 +105,47 @@ def classifier_metrics(fma: FmaData, mlflow_tracker: MlflowTracker) -> dg.Materi
         "confusion": markdown_table(best.confusion, floatfmt="d"),
         "key_predictor_families": markdown_table(families),
         "top_features": markdown_table(top[["feature", "importance", "std"]], floatfmt=".4f"),
+    })
+
+
+class SegmentClassifiersConfig(ClassifiersConfig):
+    """Segment-level zoo: fewer models by default (every window is a training row)."""
+
+    models: list[str] = Field(default=list(SEGMENT_MODELS), description="Zoo entries to train on windows.")
+    branches: list[str] = Field(default=["scaled"], description="scaled and/or pca.")
+    register_champion: bool = Field(
+        default=False, description="Register the segment champion instead (clip-level is the default, see README).")
+
+
+@dg.asset(group_name="learning", deps=["segment_matrix", genre_classifiers], kinds={"sklearn", "mlflow"})
+def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassifiersConfig, fma: FmaData,
+                        mlflow_tracker: MlflowTracker) -> dg.MaterializeResult:
+    """Segment-level learning: models fit on 3 s windows, one vote per track, same split and CV.
+
+    Also writes ``level_comparison.parquet``: the best clip-level and the best
+    segment-level model side by side, the winner chosen by cross-validated macro-F1 on
+    training data (never by test scores).
+    """
+    X = read_parquet(fma.output("segment_matrix.parquet"))
+    labels = read_parquet(fma.output("tracks.parquet")).loc[X.index]
+    training = dataclasses.replace(config.training(), level="segment")
+    models = train_all(X, labels, training)
+    logged = log_training(mlflow_tracker.store(fma), models, X,
+                          run_name=f"segment_classifiers {context.run.run_id[:8]}",
+                          params={**training.__dict__, "n_tracks": len(X), "n_genres": labels["genre"].nunique(),
+                                  "windows_per_track": X.shape[1] // 518},
+                          model_metadata={"level": "segment", "classes": sorted(labels["genre"].unique()),
+                                          "feature_names": "fma_pipeline.core.learning.segments.wide_segments"},
+                          register=config.register_champion)
+    table = comparison_table(models)
+    write_parquet(table, fma.output("segment_classifier_comparison.parquet"))
+    clip = read_parquet(fma.output("classifier_comparison.parquet"))
+    levels = level_comparison(clip, table)
+    write_parquet(levels, fma.output("level_comparison.parquet"))
+    winner = levels.iloc[0]
+    context.log.info(f"best clip-level vs segment-level (CV macro-F1): {winner['level']} wins with {winner['model']}")
+    return dg.MaterializeResult(metadata={
+        "models": len(models), "champion": champion(models).key, "winner_level": str(winner["level"]),
+        "scores": markdown_table(table[SHOWN]), "levels": markdown_table(levels),
+        "mlflow_parent_run": logged["parent_run_id"],
     })
