@@ -16,7 +16,7 @@ import pytest
 from fma_pipeline.definitions import defs
 from fma_pipeline.orchestration.resources import FmaData
 from fma_pipeline.orchestration.schedules import build_rescan_schedule, rescan_cron
-from fma_pipeline.orchestration.sensors import folder_fingerprint, new_tracks_sensor
+from fma_pipeline.orchestration.sensors import default_sensor_status, folder_fingerprint, new_tracks_sensor
 
 REPO = defs.get_repository_def()
 
@@ -106,7 +106,17 @@ def test_sensor_run_requests_target_the_extract_job_in_the_definitions(instance,
     result = sensor(context)
     assert sensor.job_name == "extract_features"
     assert {r.partition_key for r in result.run_requests} == {"000", "003"}
-    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING  # no click needed
+
+
+@pytest.mark.parametrize(("value", "status"), [(None, "RUNNING"), ("on", "RUNNING"), ("off", "STOPPED"),
+                                               ("0", "STOPPED"), (" False ", "STOPPED")])
+def test_automation_env_sets_the_sensors_default_status(monkeypatch, value, status):
+    if value is None:
+        monkeypatch.delenv("FMA_AUTOMATION", raising=False)
+    else:
+        monkeypatch.setenv("FMA_AUTOMATION", value)
+    assert default_sensor_status() == getattr(dg.DefaultSensorStatus, status)
 
 
 def test_fingerprint_sees_sizes_and_never_repeats_an_earlier_state(tmp_path):

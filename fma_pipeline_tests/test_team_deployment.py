@@ -125,7 +125,7 @@ def deployment(services, tiny_sample, tmp_path_factory):
     logs.mkdir()
     env = {**os.environ, **{k: v for k, v in services.items() if k != "STATE_DIR"},
            "DAGSTER_HOME": str(home), "FMA_DATA_DIR": str(root), "FMA_EXECUTOR": "celery",
-           "FMA_EXTRACTION_WORKERS": "1",
+           "FMA_EXTRACTION_WORKERS": "1", "FMA_AUTOMATION": "off",  # this test launches every run itself
            "FMA_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONWARNINGS": "ignore",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}

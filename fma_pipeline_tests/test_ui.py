@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -18,23 +16,15 @@ from urllib.parse import quote
 import pytest
 
 from fma_pipeline.orchestration.backfill import graphql
+from fma_pipeline_tests.dagster_dev import fma_pipeline, serve_ui
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--hide-scrollbars", "--virtual-time-budget=15000", "--window-size=1600,1000"]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def chromium(tmp: Path, url: str, *, screenshot: Path | None = None) -> str:
@@ -59,44 +49,9 @@ def ui(tiny_sample, tmp_path_factory):
     for folder in (root / "fma_small").iterdir():
         if folder.name not in {"000", "003", "012"}:
             shutil.rmtree(folder)
-    env = {**os.environ, "FMA_DATA_DIR": str(root), "PYTHONWARNINGS": "ignore",
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.pop("DAGSTER_HOME", None)
-    env.pop("MLFLOW_TRACKING_URI", None)  # mlflow.set_tracking_uri() in this process exports it
-    subprocess.run([str(BIN / "fma-pipeline"), "--quiet", "--data-dir", str(root), "backfill", "--failed"],
-                   env=env, check=True, capture_output=True, timeout=300)
-    port = free_port()
-    log = open(base / "dagster-dev.log", "wb")
-    started = time.monotonic()
-    # its own session, so that the whole process group (dagster dev + webserver + daemon +
-    # code server) can be stopped; `&` from a script would leave it ignoring SIGINT
-    proc = subprocess.Popen([str(BIN / "fma-pipeline"), "--data-dir", str(root), "ui", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                data = graphql(url, "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }")
-                entries = data["workspaceOrError"]["locationEntries"]
-                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                    break
-            except Exception:  # noqa: BLE001 - not up yet
-                pass
-            assert proc.poll() is None, (base / "dagster-dev.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "dagster dev did not come up in 180 s"
-            time.sleep(1)
-        graphql(url, "mutation { setNuxSeen }")  # the first-visit "join the community" dialog
-        print(f"fma-pipeline ui up in {time.monotonic() - started:.1f} s")
+    fma_pipeline(root, "backfill", "--failed", timeout=300)
+    with serve_ui(root, base / "dagster-dev.log") as url:
         yield url, base
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
 
 
 def test_server_info_and_assets_are_served(ui):

@@ -11,12 +11,19 @@ so the same state of a folder is never requested twice even if the cursor were l
 Downstream assets then follow through their automation conditions
 (:data:`DOWNSTREAM_CONDITION`, evaluated by :data:`downstream_automation_sensor`), and
 wait while a blocking check on ``track_features`` fails.
+
+Both sensors start RUNNING, so that while the daemon runs (``fma-pipeline ui`` starts
+``dagster dev``), a file dropped into a folder is extracted and the downstream assets
+refreshed with no click. ``FMA_AUTOMATION=off`` in the code server's environment makes
+them start STOPPED (for a deployment that wants to drive every run itself); a status set
+in the UI or with ``dagster sensor start/stop`` overrides either default.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -26,6 +33,13 @@ from fma_pipeline.orchestration.resources import FmaData
 
 EXTRACT_JOB = "extract_features"  # defined in fma_pipeline.definitions
 FEATURES = "track_features"
+AUTOMATION_ENV = "FMA_AUTOMATION"
+
+
+def default_sensor_status() -> dg.DefaultSensorStatus:
+    """RUNNING unless ``FMA_AUTOMATION`` is off/0/false (read when the code location loads)."""
+    off = os.environ.get(AUTOMATION_ENV, "on").strip().lower() in {"off", "0", "false", "no"}
+    return dg.DefaultSensorStatus.STOPPED if off else dg.DefaultSensorStatus.RUNNING
 
 #: Downstream of ``track_features``: re-run when a dependency updated (or first time, when
 #: missing), never while a dependency or the asset itself runs, and only once every
@@ -102,7 +116,7 @@ def _up_to_date(fma: FmaData, key: str) -> bool:
     name="new_tracks_sensor",
     job_name=EXTRACT_JOB,
     minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    default_status=default_sensor_status(),
     description="Re-extract the features of every FMA folder whose audio files were added, "
                 "changed or removed (one extract_features run per folder partition).",
 )
@@ -129,8 +143,8 @@ def new_tracks_sensor(context: dg.SensorEvaluationContext, fma: FmaData) -> dg.S
 #: Evaluates :data:`DOWNSTREAM_CONDITION` on the assets downstream of ``track_features``.
 downstream_automation_sensor = dg.AutomationConditionSensorDefinition(
     "downstream_automation",
-    target=dg.AssetSelection.all() - dg.AssetSelection.assets(FEATURES),
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    target=dg.AssetSelection.all() - dg.AssetSelection.assets(FEATURES, "segment_features"),
+    default_status=default_sensor_status(),
     minimum_interval_seconds=30,
     description="Brings the assets downstream of track_features up to date after new features.",
 )
