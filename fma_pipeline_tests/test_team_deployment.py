@@ -141,6 +141,10 @@ def deployment(services, tiny_sample, tmp_path_factory):
                                   "-h", "127.0.0.1", "-p", str(grpc_port)], env)
         procs.start("worker", [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
                                "-y", str(REPO / "deploy" / "celery.yaml"), "--", "--pool", "solo"], env)
+        # the schema first, once: a webserver and a daemon that both find an empty database
+        # race to create it (DuplicateTable "instance_info"), and the loser exits
+        subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, check=True,
+                       capture_output=True, timeout=180)
         procs.start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port),
                                   "-w", str(workspace)], env)
         procs.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env)
