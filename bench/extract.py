@@ -48,6 +48,7 @@ TARGET_CLIPS_PER_S_2W = 13.0  # end to end with 2 workers
 TARGET_UNCHANGED_S = 2.0  # re-materialise an unchanged 100-clip folder
 TARGET_NEW_FILE_S = 2.0  # plus one clip's extraction
 TARGET_WORKER_MB = 400.0  # peak RSS per worker
+TARGET_SEGMENT_RATIO = 1.10  # segment windows: "nearly free" beside the clip statistics
 
 
 # ----------------------------------------------------------------------------- clips
@@ -331,6 +332,22 @@ def mode_throughput(args, tmp: Path) -> None:
     if statistics.mean(seconds) < 29:
         print(f"  note: clips average {statistics.mean(seconds):.1f} s; the clips/s target is for "
               f"FMA's 30 s clips")
+
+    # segment_features come from the same extraction: their cost, side by side, alternating
+    from fma_pipeline.core.learning.segments import SegmentConfig
+
+    timings: dict[str, list[float]] = {"windows": [], "clip only": []}
+    for _ in range(args.repeats):
+        for name, segments in (("windows", SegmentConfig()), ("clip only", None)):
+            settings = ExtractionSettings(features=config, workers=1, numba_cache_dir=cache, segments=segments)
+            started = time.perf_counter()
+            extract_folders({"000": folder}, settings=settings)
+            timings[name].append((time.perf_counter() - started) / n)
+    with_windows, clip_only = (statistics.median(timings[k]) for k in ("windows", "clip only"))
+    ratio = with_windows / clip_only
+    print(f"\n== segment windows (3 s), workers=1, median of {args.repeats} alternating passes")
+    print(f"  with window statistics {1e3 * with_windows:.1f} ms/clip vs clip only {1e3 * clip_only:.1f} ms/clip: "
+          f"{ratio:.3f}x   target <= {TARGET_SEGMENT_RATIO:.2f}x  {verdict(ratio <= TARGET_SEGMENT_RATIO)}")
 
 
 def mode_incremental(args, tmp: Path) -> None:
