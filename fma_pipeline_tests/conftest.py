@@ -51,3 +51,4 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("NUMBA_CACHE_DIR", os.environ.get(
         "NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "numba")))
     monkeypatch.chdir(tmp_path)
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import dagster as dg
 import mlflow
@@ -13,9 +12,10 @@ from fma_pipeline.core.features import N_FEATURES
 from fma_pipeline.core.fma import FOLDERS
 from fma_pipeline.core.storage import read_parquet
 from fma_pipeline.core.tracking import MlflowStore
-from fma_pipeline.definitions import all_assets, all_checks, defs
+from fma_pipeline.definitions import defs
 from fma_pipeline.orchestration.assets.features import folder_features, track_features
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
+from fma_pipeline_tests.runs import materialise_sample
 
 FAST_RUN = {"ops": {
     "tracks": {"config": {"min_tracks": 2}},
@@ -36,17 +36,7 @@ def test_definitions_load_every_asset_and_job():
 def pipeline_run(tiny_sample, tmp_path_factory):
     """Materialise every partition, then every downstream asset, in a fresh data root."""
     root = tmp_path_factory.mktemp("root")
-    shutil.copytree(tiny_sample, root, dirs_exist_ok=True)
-    instance = dg.DagsterInstance.ephemeral()
-    resources = {"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=2),
-                 "mlflow_tracker": MlflowTracker()}
-    feature_checks = [c for c in all_checks if any(k.asset_key == track_features for k in c.check_keys)]
-    first = dg.materialize([folder_features, *feature_checks], instance=instance, resources=resources,
-                           tags={"dagster/asset_partition_range_start": FOLDERS[0],
-                                 "dagster/asset_partition_range_end": FOLDERS[-1]})
-    rest = dg.materialize([*all_assets, *all_checks], instance=instance, resources=resources,
-                          selection=dg.AssetSelection.all() - dg.AssetSelection.assets(folder_features),
-                          run_config=FAST_RUN)
+    instance, first, rest = materialise_sample(tiny_sample, root, FAST_RUN)
     return root, instance, first, rest
 
 

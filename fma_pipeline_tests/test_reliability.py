@@ -32,7 +32,7 @@ from fma_pipeline.core.fma import list_audio_files
 from fma_pipeline.core.locking import LockTimeout, exclusive_lock
 from fma_pipeline.core.metadata import MetadataError, read_genres, read_tracks, write_genres_csv, write_tracks_csv
 from fma_pipeline.core.storage import _temp_prefix, atomic_path, read_parquet, write_parquet
-from fma_pipeline.orchestration.assets.features import feature_matrix, folder_features, track_features
+from fma_pipeline.orchestration.assets.features import feature_matrix, folder_features
 from fma_pipeline.orchestration.assets.metadata import tracks as tracks_asset
 from fma_pipeline.orchestration.resources import Extraction, FmaData
 
@@ -76,7 +76,7 @@ RUNNER = textwrap.dedent('''
 
     if __name__ == "__main__":  # a process pool's forkserver would import this file again
         import dagster as dg
-        from fma_pipeline.orchestration.assets.features import folder_features, track_features
+        from fma_pipeline.orchestration.assets.features import folder_features
         from fma_pipeline.orchestration.resources import Extraction, FmaData
         result = dg.materialize([folder_features], partition_key=key, instance=dg.DagsterInstance.ephemeral(),
                                 resources={"fma": FmaData(data_dir=root), "extraction": Extraction(workers=1)})

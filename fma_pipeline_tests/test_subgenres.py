@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import dagster as dg
 import mlflow
@@ -10,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fma_pipeline.core.fma import FOLDERS
 from fma_pipeline.core.learning.clustering import SCORE_COLUMNS
 from fma_pipeline.core.learning.subgenre_training import (FLAT, HIERARCHICAL, TABLE_COLUMNS, TOP, SubgenreConfig,
                                                           train_subgenres)
@@ -18,11 +16,10 @@ from fma_pipeline.core.metadata import read_genres
 from fma_pipeline.core.storage import read_parquet
 from fma_pipeline.core.subgenres import derive_subgenres, fold_small
 from fma_pipeline.core.tracking import MlflowStore
-from fma_pipeline.definitions import all_assets, all_checks
 from fma_pipeline.orchestration.assets.clusters import genre_clusters
-from fma_pipeline.orchestration.assets.features import folder_features, track_features
 from fma_pipeline.orchestration.assets.subgenres import subgenre_classifiers
-from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
+from fma_pipeline.orchestration.resources import FmaData, MlflowTracker
+from fma_pipeline_tests.runs import materialise_sample
 
 ROCK, PUNK, POST_PUNK, METAL, TECHNO = 12, 25, 89, 31, 181  # FMA's real ids: Post-Punk ⊂ Punk ⊂ Rock
 
@@ -118,17 +115,8 @@ RUN = {"ops": {
 def new_assets_run(tiny_sample, tmp_path_factory):
     """Features for every folder of the tiny sample, then the new assets and what they need."""
     root = tmp_path_factory.mktemp("root")
-    shutil.copytree(tiny_sample, root, dirs_exist_ok=True)
-    instance = dg.DagsterInstance.ephemeral()
-    resources = {"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=2),
-                 "mlflow_tracker": MlflowTracker()}
-    dg.materialize([folder_features], instance=instance, resources=resources,
-                   tags={"dagster/asset_partition_range_start": FOLDERS[0],
-                         "dagster/asset_partition_range_end": FOLDERS[-1]})
-    selection = (dg.AssetSelection.assets(genre_clusters, subgenre_classifiers).upstream()
-                 - dg.AssetSelection.assets(folder_features))
-    result = dg.materialize([*all_assets, *all_checks], instance=instance, resources=resources,
-                            selection=selection, run_config=RUN)
+    selection = dg.AssetSelection.assets(genre_clusters, subgenre_classifiers).upstream()
+    _, _, result = materialise_sample(tiny_sample, root, RUN, selection)
     return root, result
 
 

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pandas as pd
 import pytest
 
 from fma_pipeline.orchestration.backfill import graphql
+from fma_pipeline_tests.dagster_dev import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,6 @@ FAST_RUN = {"ops": {
     "tracks": {"config": {"min_tracks": 2}},
     "genre_classifiers": {"config": {"models": ["random_forest", "svm", "knn"], "cv_folds": 2, "n_jobs": 1}},
 }}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):

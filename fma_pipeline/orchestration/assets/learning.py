@@ -5,7 +5,6 @@ import dataclasses
 
 import dagster as dg
 import joblib
-import pandas as pd
 from pydantic import Field
 
 from fma_pipeline.core.learning import evaluation
