@@ -1,13 +1,17 @@
 """Real-music evaluation: every model on gtzan-mini, clip-level vs segment-level.
 
     python bench/gtzan.py [--audio ../shared/data/gtzan-mini] [--folds 5] [--repeats 2]
+                          [--search grid|random] [--iterations 12]
 
 Brings the clips into the pipeline (``import --layout filename-prefix`` into a temporary
 data root), computes each clip's frame series once, then prints every model's repeated
 stratified cross-validated accuracy and macro-F1 (mean ± std over outer folds), with
 hyper-parameters chosen by an inner CV inside each outer training fold (nested CV:
-no figure is tuned on the fold that scores it). Segment-level models learn from 3 s
-windows and vote per track. The champion (best mean macro-F1) is marked.
+no figure is tuned on the fold that scores it). The search covers the pipeline's own
+grids (``--search random``: its spaces, ``--iterations`` draws), including which feature
+families a model sees; how often each model chose the timbre columns only is printed.
+Segment-level models learn from 3 s windows and vote per track. The champion (best
+mean macro-F1) is marked.
 With 7 clips per genre, a single split would be noise; the spread is part of the answer.
 """
 
@@ -25,7 +29,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import GridSearchCV, GroupKFold, RepeatedStratifiedKFold, StratifiedKFold
+from sklearn.model_selection import (GridSearchCV, GroupKFold, RandomizedSearchCV, RepeatedStratifiedKFold,
+                                     StratifiedKFold)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 from fma_pipeline.core.audio import decode  # noqa: E402
 from fma_pipeline.core.features import FeatureConfig, flat_feature_names, frame_series, summarise  # noqa: E402
 from fma_pipeline.core.importer import import_collection  # noqa: E402
-from fma_pipeline.core.learning.models import make_pipeline, search_grid, zoo  # noqa: E402
+from fma_pipeline.core.learning.models import make_pipeline, search_grid, search_space, zoo  # noqa: E402
+from fma_pipeline.core.learning.training import feasible_grid  # noqa: E402
 from fma_pipeline.core.learning.segments import SegmentConfig, segment_frame, segment_rows, track_labels, vote  # noqa: E402
 from fma_pipeline.core.metadata import read_tracks  # noqa: E402
 
@@ -58,16 +64,18 @@ def load(audio: Path, root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series
     return X, segment_frame(windows), labels
 
 
+SEARCH = {"kind": "grid", "iterations": 12}
+
+
 def tuned(name: str, n_fit: int):
+    """The pipeline's own scaled-branch Pipeline and search space for one model."""
     spec = zoo(0)[name]
-    grid = search_grid(spec)
-    if "model__n_neighbors" in grid:
-        grid["model__n_neighbors"] = [k for k in grid["model__n_neighbors"] if k < n_fit] or [1]
-    return make_pipeline(spec.build(), "scaled"), grid
+    space = search_space(spec) if SEARCH["kind"] == "random" else search_grid(spec)
+    return make_pipeline(spec.build(), "scaled"), feasible_grid(space, n_fit)
 
 
 def evaluate(name: str, X: pd.DataFrame, S: pd.DataFrame, y: pd.Series, outer, segments: bool) -> dict:
-    accs, f1s = [], []
+    accs, f1s, timbre = [], [], 0
     for train, test in outer.split(X, y):
         train_ids, test_ids = X.index[train], X.index[test]
         if name == "soft_voting":
@@ -77,14 +85,17 @@ def evaluate(name: str, X: pd.DataFrame, S: pd.DataFrame, y: pd.Series, outer, s
             model.fit(data, track_labels(data, y) if segments else y.loc[train_ids])
         else:
             model = fit_one(name, X, S, y, train_ids, segments)[1]
+            timbre += model.get_params()["families__families"] == "timbre"
         pred = vote(model, S.loc[test_ids]).reindex(test_ids) if segments else model.predict(X.loc[test_ids])
         accs.append(accuracy_score(y.loc[test_ids], pred))
         f1s.append(f1_score(y.loc[test_ids], pred, average="macro", zero_division=0))
-    return {"acc": np.mean(accs), "acc_std": np.std(accs), "f1": np.mean(f1s), "f1_std": np.std(f1s)}
+    timbre_share = f"{timbre}/{len(accs)}" if name != "soft_voting" else "members"
+    return {"acc": np.mean(accs), "acc_std": np.std(accs), "f1": np.mean(f1s), "f1_std": np.std(f1s),
+            "timbre_only": timbre_share}
 
 
 def fit_one(name, X, S, y, train_ids, segments):
-    """Inner-CV grid search on the outer training fold only; windows grouped by track."""
+    """Inner-CV search on the outer training fold only; windows grouped by track."""
     if segments:
         data = S.loc[train_ids]
         target, groups = track_labels(data, y), data.index.get_level_values("track_id")
@@ -93,7 +104,12 @@ def fit_one(name, X, S, y, train_ids, segments):
         data, target = X.loc[train_ids], y.loc[train_ids]
         inner = list(StratifiedKFold(3, shuffle=True, random_state=0).split(data, target))
     pipeline, grid = tuned(name, min(len(a) for a, _ in inner))
-    search = GridSearchCV(pipeline, grid, scoring="f1_macro", cv=inner, n_jobs=-1).fit(data, target)
+    if SEARCH["kind"] == "random":
+        search = RandomizedSearchCV(pipeline, grid, n_iter=SEARCH["iterations"], scoring="f1_macro", cv=inner,
+                                    n_jobs=-1, random_state=0)
+    else:
+        search = GridSearchCV(pipeline, grid, scoring="f1_macro", cv=inner, n_jobs=-1)
+    search.fit(data, target)
     return name, search.best_estimator_
 
 
@@ -105,7 +121,10 @@ def main() -> int:
     parser.add_argument("--models", nargs="*", default=["random_forest", "svm", "knn", "logistic_regression",
                                                        "lda", "hist_gradient_boosting", "mlp", "soft_voting"])
     parser.add_argument("--levels", nargs="*", default=["clip", "segment"])
+    parser.add_argument("--search", choices=["grid", "random"], default="grid")
+    parser.add_argument("--iterations", type=int, default=12, help="random search budget per model")
     args = parser.parse_args()
+    SEARCH.update(kind=args.search, iterations=args.iterations)
     audio = Path(args.audio)
     if not audio.is_dir():
         print(f"skipped: no audio folder at {audio} (../shared/data is absent on a fresh clone)")
@@ -114,7 +133,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         X, S, y = load(audio, Path(tmp))
     print(f"{len(X)} tracks, {y.nunique()} genres; {args.repeats}x{args.folds}-fold stratified CV, "
-          f"nested 3-fold grid search\n")
+          f"nested 3-fold {args.search} search\n")
     outer = RepeatedStratifiedKFold(n_splits=args.folds, n_repeats=args.repeats, random_state=0)
     rows = []
     for level in args.levels:
@@ -124,7 +143,8 @@ def main() -> int:
             rows.append({"model": name, "level": level, **scores, "seconds": time.perf_counter() - started})
             r = rows[-1]
             print(f"  {name:24s} {level:8s} acc {r['acc']:.3f} ± {r['acc_std']:.3f}   "
-                  f"macro-F1 {r['f1']:.3f} ± {r['f1_std']:.3f}   ({r['seconds']:.0f} s)", flush=True)
+                  f"macro-F1 {r['f1']:.3f} ± {r['f1_std']:.3f}   timbre only {r['timbre_only']:>7s}   "
+                  f"({r['seconds']:.0f} s)", flush=True)
     table = pd.DataFrame(rows).sort_values("f1", ascending=False, ignore_index=True)
     table["champion"] = ["<- champion" if i == 0 else "" for i in range(len(table))]
     print("\n" + table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

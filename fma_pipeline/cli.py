@@ -68,10 +68,11 @@ def all_checks_for(checks, asset: str) -> list:
 RESULT_TABLES = (
     ("Genre classifiers (held-out test split; champion = best cross-validated macro-F1)",
      "classifier_comparison.parquet",
-     ["model", "branch", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "cv_macro_f1"]),
+     ["model", "branch", "families", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline",
+      "cv_macro_f1"]),
     ("Clip- vs segment-level (best of each by cross-validated macro-F1; winner first)",
      "level_comparison.parquet",
-     ["level", "model", "branch", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline"]),
+     ["level", "model", "branch", "families", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline"]),
     ("Unsupervised clusters against the true genres", "cluster_scores.parquet",
      ["method", "branch", "k", "ari", "nmi", "v_measure", "purity"]),
     ("Sub-genre classifiers (held-out test split)", "subgenre_scores.parquet",
@@ -98,7 +99,8 @@ def results_table(data_dir: Path, which: int = 0) -> str:
     if table.empty:
         return f"{title}: none (see the asset's metadata for why)"
     with pd.option_context("display.width", 160):
-        return f"{title}:\n" + table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+        shown = table[[c for c in columns if c in table]]  # tables from older versions lack new columns
+        return f"{title}:\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
 def ui_commands(data_dir: Path) -> str:

@@ -20,7 +20,8 @@ from fma_pipeline_tests.runs import materialise_sample
 FAST_RUN = {"ops": {
     "tracks": {"config": {"min_tracks": 2}},
     "genre_classifiers": {"config": {"models": ["random_forest", "svm", "knn"], "cv_folds": 2, "n_jobs": 1}},
-    "segment_classifiers": {"config": {"models": ["random_forest", "lda"], "cv_folds": 2, "n_jobs": 1}},
+    "segment_classifiers": {"config": {"models": ["random_forest", "lda"], "cv_folds": 2, "n_jobs": 1,
+                                       "search": "random", "search_iterations": 3}},
 }}
 
 
@@ -83,6 +84,9 @@ def test_mlflow_has_a_run_per_model_and_a_champion(pipeline_run):
     matrix = read_parquet(root / "pipeline" / "feature_matrix.parquet")
     assert len(model.predict(matrix.head(2))) == 2
     assert (root / "mlflow.db").exists() and (root / "mlartifacts").is_dir()
+    grid = children[children["params.search"] == "grid"]  # every zoo model; the ensemble has no search
+    assert len(grid) == 6 and set(grid["params.param.families"]) <= {"all", "timbre"}
+    assert set(grid.loc[grid["params.model"] == "svm", "params.candidates"]) == {"6"}  # 2 family sets x 3 C
 
 
 def test_segment_features_come_from_the_same_extraction_and_are_compared(pipeline_run):
@@ -106,6 +110,10 @@ def test_segment_features_come_from_the_same_extraction_and_are_compared(pipelin
     version = mlflow.MlflowClient().get_model_version_by_alias("fma-genre-classifier", "champion")
     parent = mlflow.get_run(mlflow.get_run(version.run_id).data.tags["mlflow.parentRunId"])
     assert parent.info.run_name.startswith("genre_classifiers")  # the clip level stays the registered default
+    runs = mlflow.search_runs(experiment_names=["fma-genre-classification"])
+    segment_parent = runs.loc[runs["tags.mlflow.runName"].str.startswith("segment_classifiers"), "run_id"]
+    searched = runs[runs["tags.mlflow.parentRunId"].isin(segment_parent) & runs["params.search"].notna()]
+    assert set(searched["params.search"]) == {"random"} and set(searched["params.candidates"]) == {"3"}
 
 
 def _metadata(result, asset: str) -> dict:

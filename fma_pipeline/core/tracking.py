@@ -151,6 +151,7 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
                 out["runs"][trained.key] = child.info.run_id
                 mlflow.log_params({"model": trained.model, "branch": trained.branch,
                                    "imbalance": trained.imbalance,
+                                   **{k: trained.extra[k] for k in ("search", "candidates") if k in trained.extra},
                                    **{f"param.{k}": v for k, v in trained.best_params.items()}})
                 mlflow.log_metrics({**{f"test_{k}": v for k, v in trained.test.items()},
                                     "cv_macro_f1": trained.cv_macro_f1,

@@ -1,8 +1,11 @@
 """Train and evaluate the model zoo on one feature matrix.
 
 Protocol (what makes the numbers trustworthy):
-- hyper-parameters are chosen by cross-validation on the training + validation rows
-  only, folds grouped by artist (``StratifiedGroupKFold``), scored by macro-F1;
+- hyper-parameters (including which feature families a model sees) are chosen by
+  cross-validation on the training + validation rows only, folds grouped by artist
+  (``StratifiedGroupKFold``), scored by macro-F1; exhaustively over each model's small
+  grid (``search="grid"``, the default) or over ``search_iterations`` candidates drawn
+  from its wider space (``search="random"``: the budget, per model and branch);
 - the refitted best model is scored once on the test split, which never picks anything;
 - the champion is the model with the best *cross-validated* macro-F1.
 
@@ -20,17 +23,18 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
-from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedGroupKFold, cross_val_score
 
 from fma_pipeline.core.learning import evaluation
+from fma_pipeline.core.learning.families import family_choices
 from fma_pipeline.core.learning.models import (BRANCHES, DEFAULT_MODELS, IMBALANCE, make_pipeline,
-                                               search_grid, zoo)
+                                               search_grid, search_space, zoo)
 from fma_pipeline.core.learning.segments import SegmentVoter
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """What to train: models, branches, PCA variance kept, CV folds, parallel jobs, seed."""
+    """What to train: models, branches, PCA variance kept, CV folds, search and budget, jobs, seed."""
 
     models: tuple[str, ...] = DEFAULT_MODELS
     branches: tuple[str, ...] = BRANCHES
@@ -40,6 +44,16 @@ class TrainingConfig:
     seed: int = 0
     ensemble_size: int = 3  # soft-voting ensemble of the best N by CV macro-F1; 0 = none
     level: str = "clip"  # "clip": one row of 518 per track; "segment": wide window rows, voted
+    search: str = "grid"  # "grid": each model's small grid; "random": search_iterations draws from its space
+    search_iterations: int = 12  # the random search's budget per model and branch
+
+    def __post_init__(self) -> None:
+        if self.level not in ("clip", "segment"):
+            raise ValueError(f"level must be 'clip' or 'segment', not {self.level!r}")
+        if self.search not in ("grid", "random"):
+            raise ValueError(f"search must be 'grid' or 'random', not {self.search!r}")
+        if self.search_iterations < 1:
+            raise ValueError(f"search_iterations must be at least 1, not {self.search_iterations}")
 
 
 @dataclass
@@ -65,7 +79,8 @@ class TrainedModel:
         return f"{self.model}/{self.branch}"
 
     def summary(self) -> dict:
-        return {"model": self.model, "branch": self.branch, **self.test,
+        return {"model": self.model, "branch": self.branch,
+                "families": self.best_params.get("families", "per member"), **self.test,
                 "cv_macro_f1": self.cv_macro_f1, "cv_macro_f1_std": self.cv_macro_f1_std,
                 "fit_seconds": self.fit_seconds, "predict_seconds": self.predict_seconds}
 
@@ -82,7 +97,7 @@ def cv_splitter(y: pd.Series, groups: pd.Series, folds: int, seed: int) -> Strat
     return StratifiedGroupKFold(n_splits=max(2, min(folds, min_groups)), shuffle=True, random_state=seed)
 
 
-def feasible_grid(grid: dict[str, list], n_fit: int) -> dict[str, list]:
+def feasible_grid(grid: dict, n_fit: int) -> dict:
     """Drop grid values a small fold cannot support (kNN needs ``n_neighbors <= n_fit``)."""
     out = dict(grid)
     if "model__n_neighbors" in out:
@@ -93,7 +108,7 @@ def feasible_grid(grid: dict[str, list], n_fit: int) -> dict[str, list]:
 
 def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
               config: TrainingConfig = TrainingConfig()) -> TrainedModel:
-    """Grid-search one model on one branch, refit on train+validation, score on test."""
+    """Search one model's hyper-parameters on one branch, refit on train+validation, score on test."""
     spec = zoo(config.seed)[name]
     train_ids, _ = split_rows(labels)
     X_train, y_train = X.loc[train_ids], labels.loc[train_ids, "genre"]
@@ -101,29 +116,38 @@ def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
     pipeline = make_pipeline(spec.build(), branch, config.pca_variance, config.seed)
     splitter = cv_splitter(y_train, groups, config.cv_folds, config.seed)
     folds = list(splitter.split(X_train, y_train, groups))
-    grid = feasible_grid(search_grid(spec), min(len(f) for f, _ in folds))
+    families = family_choices(X.columns)
+    space = search_space(spec, families) if config.search == "random" else search_grid(spec, families)
+    grid = feasible_grid(space, min(len(f) for f, _ in folds))
     if config.level == "segment":
         pipeline = SegmentVoter(pipeline)
         grid = {f"estimator__{k}": v for k, v in grid.items()}
-    elif config.level != "clip":
-        raise ValueError(f"level must be 'clip' or 'segment', not {config.level!r}")
-    search = GridSearchCV(pipeline, grid,
-                          scoring="f1_macro", cv=folds,
-                          n_jobs=config.n_jobs, refit=False, error_score="raise")
+    common = dict(scoring="f1_macro", cv=folds, n_jobs=config.n_jobs, refit=False, error_score="raise")
+    search = (RandomizedSearchCV(pipeline, grid, n_iter=config.search_iterations, random_state=config.seed, **common)
+              if config.search == "random" else GridSearchCV(pipeline, grid, **common))
     started = time.perf_counter()
     search.fit(X_train, y_train, groups=groups)
     i = search.best_index_
     scores = np.array([search.cv_results_[f"split{k}_test_score"][i] for k in range(len(folds))])
     best = clone(pipeline).set_params(**search.best_params_)
-    return _evaluate(name, branch, best, X, labels, scores,
-                     {k.removeprefix("estimator__").removeprefix("model__"): v
-                      for k, v in search.best_params_.items()},
-                     IMBALANCE.get(name, "none"), started, len(folds))
+    return _evaluate(name, branch, best, X, labels, scores, readable_params(search.best_params_),
+                     IMBALANCE.get(name, "none"), started, len(folds),
+                     {"search": config.search, "candidates": len(search.cv_results_["params"])})
+
+
+def readable_params(params: dict) -> dict:
+    """``{'estimator__model__C': 4, 'families__families': 'timbre'} -> {'C': 4, 'families': 'timbre'}``."""
+    out = {}
+    for key, value in params.items():
+        key = key.removeprefix("estimator__")
+        out["families" if key == "families__families" else key.removeprefix("model__")] = (
+            value.item() if isinstance(value, np.generic) else value)
+    return out
 
 
 def _evaluate(name: str, branch: str, estimator, X: pd.DataFrame, labels: pd.DataFrame,
-              cv_scores: np.ndarray, best_params: dict, imbalance: str, started: float, n_folds: int
-              ) -> TrainedModel:
+              cv_scores: np.ndarray, best_params: dict, imbalance: str, started: float, n_folds: int,
+              extra: dict | None = None) -> TrainedModel:
     """Refit ``estimator`` on train+validation and score it once on the test split."""
     train_ids, test_ids = split_rows(labels)
     y_train = labels.loc[train_ids, "genre"]
@@ -143,7 +167,7 @@ def _evaluate(name: str, branch: str, estimator, X: pd.DataFrame, labels: pd.Dat
         confusion=evaluation.confusion(y_test, y_pred, classes),
         fit_seconds=fit_seconds, predict_seconds=predict_seconds, imbalance=imbalance,
         extra={"search_seconds": time.perf_counter() - started, "n_train": len(train_ids),
-               "n_test": len(test_ids), "cv_folds": n_folds},
+               "n_test": len(test_ids), "cv_folds": n_folds, **(extra or {})},
     )
 
 
@@ -199,8 +223,9 @@ def comparison_table(models: list[TrainedModel]) -> pd.DataFrame:
 
 def level_comparison(clip: pd.DataFrame, segment: pd.DataFrame) -> pd.DataFrame:
     """The best row of each :func:`comparison_table` (clip, segment), winner (by CV macro-F1) first."""
-    columns = ["level", "model", "branch", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1",
+    columns = ["level", "model", "branch", "families", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1",
                "majority_baseline"]
     rows = [table.sort_values("cv_macro_f1", ascending=False).iloc[0].to_dict() | {"level": level}
             for level, table in (("clip", clip), ("segment", segment)) if len(table)]
-    return pd.DataFrame(rows)[columns].sort_values("cv_macro_f1", ascending=False, ignore_index=True)
+    frame = pd.DataFrame(rows)  # a table written before a column existed lacks it: leave it out
+    return frame[[c for c in columns if c in frame]].sort_values("cv_macro_f1", ascending=False, ignore_index=True)

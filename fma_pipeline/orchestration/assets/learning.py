@@ -28,12 +28,16 @@ class ClassifiersConfig(dg.Config):
     n_jobs: int = Field(default=-1, description="Parallel grid-search jobs (-1 = all cores).")
     seed: int = 0
     ensemble_size: int = Field(default=3, description="Soft-voting ensemble of the best N models; 0 = none.")
+    search: str = Field(default="grid", description="'grid': each model's small grid; 'random': a randomised "
+                                                    "search over its wider space.")
+    search_iterations: int = Field(default=12, description="Random search budget: candidates per model and branch.")
     register_champion: bool = Field(default=True, description="Register the best as fma-genre-classifier@champion.")
 
     def training(self) -> TrainingConfig:
         return TrainingConfig(models=tuple(self.models), branches=tuple(self.branches),
                               pca_variance=self.pca_variance, cv_folds=self.cv_folds,
-                              n_jobs=self.n_jobs, seed=self.seed, ensemble_size=self.ensemble_size)
+                              n_jobs=self.n_jobs, seed=self.seed, ensemble_size=self.ensemble_size,
+                              search=self.search, search_iterations=self.search_iterations)
 
 
 @dg.asset(group_name="learning", deps=[scaled_features, pca_features], kinds={"sklearn", "mlflow"})
