@@ -149,8 +149,9 @@ def test_subgenre_classifiers_asset_logs_a_child_run_per_classifier(tmp_path):
     write_parquet(labels, tmp_path / "pipeline" / "subgenre_labels.parquet")
     result = dg.materialize([subgenre_classifiers], resources={"fma": FmaData(data_dir=str(tmp_path)),
                                                                "mlflow_tracker": MlflowTracker()},
-                            run_config={"ops": {"subgenre_classifiers": {"config": RUN["ops"][
-                                "subgenre_classifiers"]["config"]}}})
+                            run_config={"ops": {"subgenre_classifiers": {"config": {
+                                **RUN["ops"]["subgenre_classifiers"]["config"],
+                                "search": "random", "search_iterations": 2}}}})
     assert result.success
     table = read_parquet(tmp_path / "pipeline" / "subgenre_scores.parquet")
     assert len(table) == 5 and (table["accuracy"] == 1.0).all()
@@ -158,6 +159,8 @@ def test_subgenre_classifiers_asset_logs_a_child_run_per_classifier(tmp_path):
     runs = mlflow.search_runs(experiment_names=["fma-subgenre-classification"])
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert set(children["tags.mlflow.runName"]) == {"Jazz", "Rock", TOP, FLAT, HIERARCHICAL}
+    parent = runs[runs["tags.mlflow.parentRunId"].isna()].iloc[0]
+    assert (parent["params.search"], parent["params.search_iterations"]) == ("random", "2")
     hierarchical = children[children["tags.mlflow.runName"] == HIERARCHICAL].iloc[0]
     model = mlflow.sklearn.load_model(f"runs:/{hierarchical.run_id}/model")
     assert list(model.predict(X.head(2))) == list(labels["subgenre"].head(2))

@@ -43,10 +43,13 @@ class SubgenreConfig:
     cv_folds: int = 5
     n_jobs: int = -1
     seed: int = 0
+    search: str = "grid"  # or "random", with search_iterations candidates per model (see TrainingConfig)
+    search_iterations: int = 12
 
     def training(self) -> TrainingConfig:
         return TrainingConfig(models=self.models, branches=(self.branch,), pca_variance=self.pca_variance,
-                              cv_folds=self.cv_folds, n_jobs=self.n_jobs, seed=self.seed, ensemble_size=0)
+                              cv_folds=self.cv_folds, n_jobs=self.n_jobs, seed=self.seed, ensemble_size=0,
+                              search=self.search, search_iterations=self.search_iterations)
 
 
 class HierarchicalClassifier(ClassifierMixin, BaseEstimator):

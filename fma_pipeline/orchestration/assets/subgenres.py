@@ -49,10 +49,13 @@ class SubgenreClassifiersConfig(dg.Config):
     cv_folds: int = Field(default=5, description="Artist-grouped CV folds (fewer when artists are few).")
     n_jobs: int = Field(default=-1, description="Parallel grid-search jobs (-1 = all cores).")
     seed: int = 0
+    search: str = Field(default="grid", description="'grid' or 'random' (randomised search over wider spaces).")
+    search_iterations: int = Field(default=12, description="Random search budget: candidates per model.")
 
     def training(self) -> SubgenreConfig:
         return SubgenreConfig(models=tuple(self.models), branch=self.branch, cv_folds=self.cv_folds,
-                              n_jobs=self.n_jobs, seed=self.seed)
+                              n_jobs=self.n_jobs, seed=self.seed, search=self.search,
+                              search_iterations=self.search_iterations)
 
 
 def _child(name: str, trained) -> dict:
