@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster._utils.schedules import is_valid_cron_string  # no public equivalent in 1.13
 
 from fma_pipeline.orchestration.resources import FmaData
 from fma_pipeline.orchestration.sensors import EXTRACT_JOB, scan_folders
@@ -21,9 +20,13 @@ DEFAULT_RESCAN_CRON = "0 3 * * 0"
 
 
 def rescan_cron() -> str:
+    """``FMA_RESCAN_CRON`` or the default, checked by Dagster's own schedule validation
+    (public API only: a throwaway definition), so a typo fails with the variable's name."""
     cron = os.environ.get("FMA_RESCAN_CRON", "").strip() or DEFAULT_RESCAN_CRON
-    if not is_valid_cron_string(cron):
-        raise ValueError(f"FMA_RESCAN_CRON={cron!r} is not a valid cron expression")
+    try:
+        dg.ScheduleDefinition(name="cron_check", cron_schedule=cron, job_name=EXTRACT_JOB)
+    except dg.DagsterInvalidDefinitionError as exc:
+        raise ValueError(f"FMA_RESCAN_CRON={cron!r} is not a valid cron expression") from exc
     return cron
 
 
