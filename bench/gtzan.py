@@ -29,8 +29,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import (GridSearchCV, GroupKFold, RandomizedSearchCV, RepeatedStratifiedKFold,
-                                     StratifiedKFold)
+from sklearn.model_selection import GroupKFold, RepeatedStratifiedKFold, StratifiedKFold
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 from fma_pipeline.core.audio import decode  # noqa: E402
 from fma_pipeline.core.features import FeatureConfig, flat_feature_names, frame_series, summarise  # noqa: E402
 from fma_pipeline.core.importer import import_collection  # noqa: E402
-from fma_pipeline.core.learning.models import make_pipeline, search_grid, search_space, zoo  # noqa: E402
-from fma_pipeline.core.learning.training import feasible_grid  # noqa: E402
+from fma_pipeline.core.learning.models import make_pipeline, search_params, zoo  # noqa: E402
+from fma_pipeline.core.learning.training import feasible_grid, make_search  # noqa: E402
 from fma_pipeline.core.learning.segments import SegmentConfig, segment_frame, segment_rows, track_labels, vote  # noqa: E402
 from fma_pipeline.core.metadata import read_tracks  # noqa: E402
 
@@ -70,8 +69,7 @@ SEARCH = {"kind": "grid", "iterations": 12}
 def tuned(name: str, n_fit: int):
     """The pipeline's own scaled-branch Pipeline and search space for one model."""
     spec = zoo(0)[name]
-    space = search_space(spec) if SEARCH["kind"] == "random" else search_grid(spec)
-    return make_pipeline(spec.build(), "scaled"), feasible_grid(space, n_fit)
+    return make_pipeline(spec.build(), "scaled"), feasible_grid(search_params(spec, SEARCH["kind"]), n_fit)
 
 
 def evaluate(name: str, X: pd.DataFrame, S: pd.DataFrame, y: pd.Series, outer, segments: bool) -> dict:
@@ -104,11 +102,7 @@ def fit_one(name, X, S, y, train_ids, segments):
         data, target = X.loc[train_ids], y.loc[train_ids]
         inner = list(StratifiedKFold(3, shuffle=True, random_state=0).split(data, target))
     pipeline, grid = tuned(name, min(len(a) for a, _ in inner))
-    if SEARCH["kind"] == "random":
-        search = RandomizedSearchCV(pipeline, grid, n_iter=SEARCH["iterations"], scoring="f1_macro", cv=inner,
-                                    n_jobs=-1, random_state=0)
-    else:
-        search = GridSearchCV(pipeline, grid, scoring="f1_macro", cv=inner, n_jobs=-1)
+    search = make_search(pipeline, grid, SEARCH["kind"], SEARCH["iterations"], 0, cv=inner, n_jobs=-1)
     search.fit(data, target)
     return name, search.best_estimator_
 

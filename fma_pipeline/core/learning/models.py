@@ -112,13 +112,9 @@ def make_pipeline(model: Any, branch: str, pca_variance: float = 0.95, seed: int
     return Pipeline(steps)
 
 
-def search_grid(spec: ModelSpec, families: list[str] | None = None) -> dict[str, list]:
-    """The spec's grid with the Pipeline step prefix (``model__C``), plus the family sets
-    (default: all of them; see :func:`~fma_pipeline.core.learning.families.family_choices`)."""
-    return {"families__families": families or list(FAMILY_SETS), **{f"model__{k}": v for k, v in spec.grid.items()}}
-
-
-def search_space(spec: ModelSpec, families: list[str] | None = None) -> dict[str, Any]:
-    """The spec's random-search space with the Pipeline step prefix, plus the family sets."""
-    return {"families__families": families or list(FAMILY_SETS),
-            **{f"model__{k}": v for k, v in spec.space.items()}}
+def search_params(spec: ModelSpec, search: str = "grid", families: list[str] | None = None) -> dict[str, Any]:
+    """The spec's grid (``search='grid'``) or random-search space, with the Pipeline step
+    prefix (``model__C``), plus the family sets (default: all of them; see
+    :func:`~fma_pipeline.core.learning.families.family_choices`)."""
+    params = spec.space if search == "random" else spec.grid
+    return {"families__families": families or list(FAMILY_SETS), **{f"model__{k}": v for k, v in params.items()}}

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from fma_pipeline.core.features import FeatureConfig, flat_feature_names, summarise, window_bounds
+from fma_pipeline.core.features import N_FEATURES, FeatureConfig, flat_feature_names, summarise, window_bounds
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def segment_frame(rows_by_track: dict[int, np.ndarray]) -> pd.DataFrame:
 def empty_segments() -> pd.DataFrame:
     """A segment table with no rows: ``(track_id, segment)`` index, the 518 flat columns."""
     index = pd.MultiIndex.from_arrays([np.array([], np.int64), np.array([], np.int64)], names=["track_id", "segment"])
-    return pd.DataFrame(np.empty((0, 518), np.float32), index=index, columns=list(flat_feature_names()))
+    return pd.DataFrame(np.empty((0, N_FEATURES), np.float32), index=index, columns=list(flat_feature_names()))
 
 
 def track_labels(segments: pd.DataFrame, labels: pd.Series) -> pd.Series:
@@ -96,7 +96,7 @@ class SegmentVoter(ClassifierMixin, BaseEstimator):
     keeps a track's windows together.
     """
 
-    def __init__(self, estimator=None, n_features: int = 518):
+    def __init__(self, estimator=None, n_features: int = N_FEATURES):
         self.estimator = estimator
         self.n_features = n_features
 

@@ -27,8 +27,7 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, Stratified
 
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.families import family_choices
-from fma_pipeline.core.learning.models import (BRANCHES, DEFAULT_MODELS, IMBALANCE, make_pipeline,
-                                               search_grid, search_space, zoo)
+from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS, IMBALANCE, make_pipeline, search_params, zoo
 from fma_pipeline.core.learning.segments import SegmentVoter
 
 
@@ -116,15 +115,13 @@ def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
     pipeline = make_pipeline(spec.build(), branch, config.pca_variance, config.seed)
     splitter = cv_splitter(y_train, groups, config.cv_folds, config.seed)
     folds = list(splitter.split(X_train, y_train, groups))
-    families = family_choices(X.columns)
-    space = search_space(spec, families) if config.search == "random" else search_grid(spec, families)
-    grid = feasible_grid(space, min(len(f) for f, _ in folds))
+    grid = feasible_grid(search_params(spec, config.search, family_choices(X.columns)),
+                         min(len(f) for f, _ in folds))
     if config.level == "segment":
         pipeline = SegmentVoter(pipeline)
         grid = {f"estimator__{k}": v for k, v in grid.items()}
-    common = dict(scoring="f1_macro", cv=folds, n_jobs=config.n_jobs, refit=False, error_score="raise")
-    search = (RandomizedSearchCV(pipeline, grid, n_iter=config.search_iterations, random_state=config.seed, **common)
-              if config.search == "random" else GridSearchCV(pipeline, grid, **common))
+    search = make_search(pipeline, grid, config.search, config.search_iterations, config.seed,
+                         cv=folds, n_jobs=config.n_jobs, refit=False, error_score="raise")
     started = time.perf_counter()
     search.fit(X_train, y_train, groups=groups)
     i = search.best_index_
@@ -133,6 +130,15 @@ def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
     return _evaluate(name, branch, best, X, labels, scores, readable_params(search.best_params_),
                      IMBALANCE.get(name, "none"), started, len(folds),
                      {"search": config.search, "candidates": len(search.cv_results_["params"])})
+
+
+def make_search(estimator, params: dict, search: str, iterations: int, seed: int, **options):
+    """A macro-F1 ``GridSearchCV`` over ``params``, or a ``RandomizedSearchCV`` drawing
+    ``iterations`` candidates from them; ``options`` (cv, n_jobs, …) go to either."""
+    if search == "random":
+        return RandomizedSearchCV(estimator, params, n_iter=iterations, random_state=seed, scoring="f1_macro",
+                                  **options)
+    return GridSearchCV(estimator, params, scoring="f1_macro", **options)
 
 
 def readable_params(params: dict) -> dict:

@@ -7,6 +7,7 @@ import dagster as dg
 import joblib
 from pydantic import Field
 
+from fma_pipeline.core.features import N_FEATURES
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS, SEGMENT_MODELS
 from fma_pipeline.core.learning.training import (TrainingConfig, champion, comparison_table, level_comparison,
@@ -136,7 +137,7 @@ def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassi
     logged = log_training(mlflow_tracker.store(fma), models, X,
                           run_name=f"segment_classifiers {context.run.run_id[:8]}",
                           params={**training.__dict__, "n_tracks": len(X), "n_genres": labels["genre"].nunique(),
-                                  "windows_per_track": X.shape[1] // 518},
+                                  "windows_per_track": X.shape[1] // N_FEATURES},
                           model_metadata={"level": "segment", "classes": sorted(labels["genre"].unique()),
                                           "feature_names": "fma_pipeline.core.learning.segments.wide_segments"},
                           register=config.register_champion)
