@@ -274,7 +274,7 @@ def mode_throughput(args, tmp: Path) -> None:
     rel = diff / np.maximum(np.abs(r), 1e-9)
     not_stft = np.asarray(columns.get_level_values("feature") != "chroma_stft")
     print("disagreement (project vs reference, all clips):")
-    for label, mask in (("all 518 columns", np.ones(len(columns), bool)),
+    for label, mask in ((f"all {len(columns)} columns", np.ones(len(columns), bool)),
                         ("without chroma_stft", not_stft)):
         a = np.unravel_index(np.argmax(np.where(mask, diff, -1)), diff.shape)
         b = np.unravel_index(np.argmax(np.where(mask, rel, -1)), rel.shape)

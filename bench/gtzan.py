@@ -9,7 +9,7 @@ stratified cross-validated accuracy and macro-F1 (mean ± std over outer folds),
 hyper-parameters chosen by an inner CV inside each outer training fold (nested CV:
 no figure is tuned on the fold that scores it). The search covers the pipeline's own
 grids (``--search random``: its spaces, ``--iterations`` draws), including which feature
-families a model sees; how often each model chose the timbre columns only is printed.
+families a model sees; which family sets each model chose over the outer folds is printed.
 Segment-level models learn from 3 s windows and vote per track. The champion (best
 mean macro-F1) is marked.
 With 7 clips per genre, a single split would be noise; the spread is part of the answer.
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ def tuned(name: str, n_fit: int):
 
 
 def evaluate(name: str, X: pd.DataFrame, S: pd.DataFrame, y: pd.Series, outer, segments: bool) -> dict:
-    accs, f1s, timbre = [], [], 0
+    accs, f1s, chosen = [], [], []
     for train, test in outer.split(X, y):
         train_ids, test_ids = X.index[train], X.index[test]
         if name == "soft_voting":
@@ -83,13 +84,13 @@ def evaluate(name: str, X: pd.DataFrame, S: pd.DataFrame, y: pd.Series, outer, s
             model.fit(data, track_labels(data, y) if segments else y.loc[train_ids])
         else:
             model = fit_one(name, X, S, y, train_ids, segments)[1]
-            timbre += model.get_params()["families__families"] == "timbre"
+            chosen.append(model.get_params()["families__families"])
         pred = vote(model, S.loc[test_ids]).reindex(test_ids) if segments else model.predict(X.loc[test_ids])
         accs.append(accuracy_score(y.loc[test_ids], pred))
         f1s.append(f1_score(y.loc[test_ids], pred, average="macro", zero_division=0))
-    timbre_share = f"{timbre}/{len(accs)}" if name != "soft_voting" else "members"
+    families = " ".join(f"{k}:{n}" for k, n in Counter(chosen).most_common()) or "members"
     return {"acc": np.mean(accs), "acc_std": np.std(accs), "f1": np.mean(f1s), "f1_std": np.std(f1s),
-            "timbre_only": timbre_share}
+            "families": families}
 
 
 def fit_one(name, X, S, y, train_ids, segments):
@@ -137,9 +138,9 @@ def main() -> int:
             rows.append({"model": name, "level": level, **scores, "seconds": time.perf_counter() - started})
             r = rows[-1]
             print(f"  {name:24s} {level:8s} acc {r['acc']:.3f} ± {r['acc_std']:.3f}   "
-                  f"macro-F1 {r['f1']:.3f} ± {r['f1_std']:.3f}   timbre only {r['timbre_only']:>7s}   "
-                  f"({r['seconds']:.0f} s)", flush=True)
-    table = pd.DataFrame(rows).sort_values("f1", ascending=False, ignore_index=True)
+                  f"macro-F1 {r['f1']:.3f} ± {r['f1_std']:.3f}   ({r['seconds']:.0f} s)   "
+                  f"families {r['families']}", flush=True)
+    table = pd.DataFrame(rows).drop(columns="families").sort_values("f1", ascending=False, ignore_index=True)
     table["champion"] = ["<- champion" if i == 0 else "" for i in range(len(table))]
     print("\n" + table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     best = table.iloc[0]

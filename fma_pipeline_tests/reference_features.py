@@ -1,4 +1,4 @@
-"""Reference implementation of the 518 FMA features: slow, plain, obviously correct.
+"""Reference implementation of the 708 features (FMA's 518 + MFCC correlations): slow, plain, obviously correct.
 
 Every feature is computed from the waveform with librosa's documented calls, as FMA's
 ``features.py`` does, minus FMA's two slips (chroma from a 12-bins-per-octave CQT is
@@ -6,6 +6,7 @@ mapped with ``bins_per_octave=12``; every call gets the real ``sr``). Each call 
 own STFT / CQT / tuning estimate, so nothing is shared and nothing can leak between
 features. The statistics are numpy's and scipy.stats' (biased skew, Fisher kurtosis),
 one series at a time; like the project, a constant series has skew and kurtosis 0.
+The MFCC correlations are ``numpy.corrcoef`` of librosa's MFCC series (0 where it is NaN).
 
 It exists to check :mod:`fma_pipeline.core.features` (tests) and to time it against
 (``bench/extract.py``); it is not part of the package.
@@ -64,9 +65,15 @@ def reference_statistics(series: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def reference_features(y: np.ndarray, sr: int = 22_050) -> pd.Series:
-    """The 518 features of mono waveform ``y`` (at ``sr`` Hz), indexed by ``feature_columns()``."""
+    """The 708 features of mono waveform ``y`` (at ``sr`` Hz), indexed by ``feature_columns()``."""
     values: dict[tuple[str, str, str], float] = {}
-    for name, series in reference_series(y, sr).items():
+    families = reference_series(y, sr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.nan_to_num(np.corrcoef(families["mfcc"].astype(np.float64)), nan=0.0)
+    for i in range(corr.shape[0]):
+        for j in range(i + 1, corr.shape[0]):
+            values[("mfcc_corr", "corr", f"{i + 1:02d}-{j + 1:02d}")] = float(corr[i, j])
+    for name, series in families.items():
         assert series.shape[0] == FEATURE_SIZES[name], (name, series.shape)
         for stat, column in reference_statistics(series).items():
             for i, value in enumerate(column):

@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fma_pipeline.core.extraction import ExtractionSettings, extract_folders
-from fma_pipeline.core.features import flat_feature_names
+from fma_pipeline.core.features import N_FEATURES, N_FMA_FEATURES, flat_feature_names
 from fma_pipeline.core.tagging import TagSettings, tag_files
 
 SR = 22_050
@@ -124,11 +124,21 @@ def test_a_file_deleted_during_the_run_is_recorded(bad_folder, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    """A real fitted classifier over the 518 feature names (random training data)."""
+    """A real fitted classifier over the 708 feature names (random training data)."""
     rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.standard_normal((60, 518)), columns=list(flat_feature_names()))
+    X = pd.DataFrame(rng.standard_normal((60, N_FEATURES)), columns=list(flat_feature_names()))
     y = np.repeat(["Rock", "Jazz", "Pop"], 20)
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)).fit(X, y)
+
+
+def test_a_model_fitted_on_fmas_518_columns_still_tags(bad_folder):
+    """A model trained before mfcc_corr existed gets exactly the columns it was fitted on."""
+    folder, _ = bad_folder
+    names = list(flat_feature_names()[:N_FMA_FEATURES])
+    X = pd.DataFrame(np.random.default_rng(1).standard_normal((30, len(names))), columns=names)
+    old = make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)).fit(X, np.repeat(["Rock", "Jazz"], 15))
+    row = tag_files(old, [folder / "000002.mp3"], TagSettings()).iloc[0]
+    assert row["status"] == "ok" and row["genre"] in {"Rock", "Jazz"}, row.to_dict()
 
 
 def test_tagging_a_folder_of_mixed_input_gives_a_row_per_file(bad_folder, tiny_model):

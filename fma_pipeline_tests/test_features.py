@@ -1,4 +1,4 @@
-"""The fast 518 features agree with a plain librosa reference, and guard FMA's two slips.
+"""The fast 708 features agree with a plain librosa reference, and guard FMA's two slips.
 
 The reference (``reference_features.py``) computes every feature from the waveform
 with librosa's documented calls; the fast path shares one STFT, one CQT and one tuning
@@ -20,7 +20,7 @@ from scipy import stats
 
 from fma_pipeline.core.audio import decode
 from fma_pipeline.core.features import (
-    FEATURE_SIZES, STATISTICS, FeatureConfig, extract, feature_columns, frame_series, summarise,
+    FEATURE_SIZES, N_FEATURES, N_FMA_FEATURES, STATISTICS, FeatureConfig, extract, feature_columns, frame_series, summarise,
 )
 from fma_pipeline_tests.reference_features import reference_features, reference_statistics
 
@@ -59,7 +59,7 @@ def mp3_dir(tmp_path_factory):
 
 
 def compare(clips: dict[str, np.ndarray], sr: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fast and reference features of each clip, as two (clips x 518) tables."""
+    """Fast and reference features of each clip, as two (clips x 708) tables."""
     config = FeatureConfig(sr=sr)
     fast = pd.DataFrame({name: extract(y, config).astype(np.float64) for name, y in clips.items()},
                         index=feature_columns()).T
@@ -125,7 +125,7 @@ def test_fast_path_matches_the_reference(gtzan_dir, mp3_dir):
        median, std, min, max) must agree within 0.25 chroma units; the observed maximum
        is 0.19 over all 70 gtzan-mini clips (0.12 here). Skew and kurtosis, 24 of the
        84 chroma_stft columns, are tail statistics that a small shift can change by
-       tens of per cent; they are not bounded. Hence >= 95.4 % of the 518 values are
+       tens of per cent; they are not bounded. Hence >= 96.6 % of the 708 values are
        held to a tolerance, not the 99 % one might hope for: a 5 % / 0.1-spread
        tolerance matches only ~89 % of chroma_stft values on these eight clips.
     """
@@ -167,7 +167,7 @@ def test_chroma_cqt_of_a4_peaks_at_a():
         assert chroma.mean(axis=1).argmax() == 9, family
         assert (chroma[:, 4:-4].argmax(axis=0) == 9).all(), family  # every inner frame
     features = pd.Series(extract(y), index=feature_columns())
-    means = features.loc[("chroma_cqt", "mean")]
+    means = features.sort_index().loc[("chroma_cqt", "mean")]
     assert means.idxmax() == "10"  # FMA numbers pitch classes from 01 (C)
 
 
@@ -181,13 +181,17 @@ def test_summarise_equals_numpy_and_scipy_per_series():
     series[5] = 2.5 + 1e-3 * rng.standard_normal(n)
     series[6] = 1.0  # a constant row (a chroma bin pinned by a drone)
     got = pd.Series(summarise(series), index=feature_columns())
-    assert got.dtype == np.float32 and got.shape == (518,)
+    assert got.dtype == np.float32 and got.shape == (N_FEATURES,)
     assert np.isfinite(got).all()
     functions = {"kurtosis": stats.kurtosis, "max": np.max, "mean": np.mean, "median": np.median,
                  "min": np.min, "skew": stats.skew, "std": np.std}
     functions_when_constant = {"kurtosis": lambda row: 0.0, "skew": lambda row: 0.0}  # not NaN
     offsets = dict(zip(FEATURE_SIZES, np.cumsum([0, *FEATURE_SIZES.values()])))
     for (family, stat, number), value in got.items():
+        if family == "mfcc_corr":  # the Pearson correlation of two MFCC series
+            i, j = (offsets["mfcc"] + int(k) - 1 for k in number.split("-"))
+            assert value == pytest.approx(np.corrcoef(series[i], series[j])[0, 1], rel=1e-5, abs=1e-7)
+            continue
         row = series[offsets[family] + int(number) - 1]
         function = functions[stat]
         if row.min() == row.max():
@@ -195,11 +199,13 @@ def test_summarise_equals_numpy_and_scipy_per_series():
         assert value == pytest.approx(function(row), rel=1e-6, abs=1e-9), (family, stat, number)
 
 
-def test_columns_are_fmas():
-    columns = feature_columns()
-    assert len(columns) == 518 == 74 * len(STATISTICS)
+def test_columns_are_fmas_then_the_mfcc_correlations():
+    columns, fma, extra = feature_columns(), feature_columns()[:518], feature_columns()[518:]
+    assert len(fma) == N_FMA_FEATURES == 518 == 74 * len(STATISTICS) and len(columns) == N_FEATURES == 708
     assert list(columns.names) == ["feature", "statistics", "number"]
-    assert columns.is_unique and columns.is_monotonic_increasing  # FMA's sorted order
+    assert columns.is_unique and fma.is_monotonic_increasing  # FMA's sorted order
+    assert list(extra) == [("mfcc_corr", "corr", f"{i:02d}-{j:02d}") for i in range(1, 21) for j in range(i + 1, 21)]
+    columns = fma
     for name in [("mfcc", "mean", "01"), ("mfcc", "kurtosis", "20"), ("rmse", "max", "01"),
                  ("spectral_contrast", "std", "07"), ("tonnetz", "skew", "06"),
                  ("chroma_cens", "median", "12"), ("zcr", "min", "01")]:
@@ -227,6 +233,7 @@ def test_summarise_orders_its_statistics(series):
         assert (table["median"] <= table["max"]).all()
         assert (table["min"] <= table["mean"]).all() and (table["mean"] <= table["max"]).all()
         assert (table["std"] >= 0).all()
+    assert got.loc["mfcc_corr"].between(-1.0, 1.0).all()
 
 
 def test_segment_voter_fits_windows_and_votes_per_track():
@@ -236,12 +243,12 @@ def test_segment_voter_fits_windows_and_votes_per_track():
     from fma_pipeline.core.learning.segments import SegmentVoter, segment_frame, wide_segments
 
     rng = np.random.default_rng(0)
-    rows = {tid: rng.normal(loc=(3.0 if tid % 2 else -3.0), size=(3 if tid != 5 else 1, 518)) for tid in range(1, 9)}
+    rows = {tid: rng.normal(loc=(3.0 if tid % 2 else -3.0), size=(3 if tid != 5 else 1, N_FEATURES)) for tid in range(1, 9)}
     wide = wide_segments(segment_frame(rows), pd.Index(range(1, 9)))
-    assert wide.shape == (8, 3 * 518) and wide.loc[5].isna().sum() == 2 * 518  # track 5: one window
+    assert wide.shape == (8, 3 * N_FEATURES) and wide.loc[5].isna().sum() == 2 * N_FEATURES  # track 5: one window
     labels = np.array(["odd" if t % 2 else "even" for t in range(1, 9)])
     voter = SegmentVoter(LogisticRegression(max_iter=500)).fit(wide, labels)
-    assert voter.estimator_.n_features_in_ == 518 and voter.n_windows_ == 3
+    assert voter.estimator_.n_features_in_ == N_FEATURES and voter.n_windows_ == 3
     assert list(voter.predict(wide)) == list(labels)
     proba = voter.predict_proba(wide)
     assert np.allclose(proba.sum(axis=1), 1.0)

@@ -8,44 +8,53 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from fma_pipeline.core.features import flat_feature_names
-from fma_pipeline.core.learning.families import FeatureFamilies, family_choices, family_mask
+from fma_pipeline.core.features import N_FEATURES, flat_feature_names
+from fma_pipeline.core.learning.families import FAMILY_SETS, FeatureFamilies, family_choices, family_mask
 from fma_pipeline.core.learning.segments import SegmentVoter
 from fma_pipeline.core.learning.training import TrainingConfig, train_one
 
 NAMES = list(flat_feature_names())
 TIMBRE = family_mask("timbre")
+MFCC_CORR = TIMBRE & ~family_mask("fma")  # the columns FMA does not have
 
 
 def synthetic(n_per_genre: int = 24, genres: int = 3, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Genres separable on a few timbre columns, with loud noise on every pitch-class column."""
+    """Genres separable only on the MFCC-correlation columns (60 shifted per genre), noise elsewhere."""
     rng = np.random.default_rng(seed)
     y = np.repeat([f"g{i}" for i in range(genres)], n_per_genre)
     X = rng.normal(size=(len(y), len(NAMES)))
-    X[:, ~TIMBRE] *= 3.0
-    signal = np.flatnonzero(TIMBRE)[:6]
+    signal = np.flatnonzero(MFCC_CORR)
     for i in range(genres):
-        X[np.ix_(y == f"g{i}", signal[2 * i:2 * i + 2])] += 2.0
+        X[np.ix_(y == f"g{i}", signal[60 * i:60 * i + 60])] += 0.7
     ids = pd.Index(np.arange(len(y)) + 1, name="track_id")
     labels = pd.DataFrame({"genre": y, "artist_id": np.arange(len(y)) // 2,
                            "split": np.where(np.arange(len(y)) % 4 == 0, "test", "training")}, index=ids)
     return pd.DataFrame(X, index=ids, columns=NAMES), labels
 
 
-def test_timbre_set_keeps_the_224_timbre_columns_in_order():
+@pytest.mark.parametrize("families, width", [("fma", 518), ("fma_timbre", 224), ("timbre", 414)])
+def test_family_sets_keep_their_columns_in_order(families, width):
     X, _ = synthetic(n_per_genre=2)
-    step = FeatureFamilies("timbre").fit(X)
+    step = FeatureFamilies(families).fit(X)
     out = step.transform(X)
-    assert out.shape == (len(X), 224)
-    kept = step.get_feature_names_out()
-    assert kept[0] == "mfcc.kurtosis.01" and not any(n.startswith(("chroma", "tonnetz")) for n in kept)
-    np.testing.assert_array_equal(out, X[list(kept)].to_numpy())
-    assert FeatureFamilies("all").fit(X).transform(X).shape == (len(X), 518)
+    assert out.shape == (len(X), width)
+    kept = list(step.get_feature_names_out())
+    np.testing.assert_array_equal(out, X[kept].to_numpy())
+    if families == "fma":
+        assert kept == NAMES[:518]  # FMA's published columns, nothing of ours
+    else:
+        assert kept[0] == "mfcc.kurtosis.01" and not any(n.startswith(("chroma", "tonnetz")) for n in kept)
+        assert any(n.startswith("mfcc_corr.") for n in kept) == (families == "timbre")
+
+
+def test_all_passes_the_708_columns_through():
+    X, _ = synthetic(n_per_genre=2)
+    assert FeatureFamilies("all").fit(X).transform(X).shape == (len(X), N_FEATURES) == (len(X), 708)
 
 
 def test_family_step_rejects_other_inputs_by_name():
     X, _ = synthetic(n_per_genre=2)
-    with pytest.raises(ValueError, match="518 FMA features, got 517"):
+    with pytest.raises(ValueError, match="708 features, got 707"):
         FeatureFamilies("timbre").fit(X.iloc[:, 1:])
     with pytest.raises(ValueError, match="standard order"):
         FeatureFamilies("timbre").fit(X[NAMES[::-1]])
@@ -54,9 +63,9 @@ def test_family_step_rejects_other_inputs_by_name():
     other = X.iloc[:, :8]  # not FMA's features: 'all' passes them through, and it is the only choice
     assert FeatureFamilies().fit(other).transform(other) is other
     assert family_choices(other.columns) == ["all"]
-    assert family_choices(X.columns) == ["all", "timbre"]
+    assert family_choices(X.columns) == list(FAMILY_SETS) == ["fma", "fma_timbre", "all", "timbre"]
     windows = [f"w{w:02d}.{n}" for w in range(2) for n in NAMES]  # a segment matrix
-    assert family_choices(windows) == ["all", "timbre"] and family_choices(windows[1:]) == ["all"]
+    assert family_choices(windows) == list(FAMILY_SETS) and family_choices(windows[1:]) == ["all"]
 
 
 def test_family_step_works_on_window_arrays_inside_a_segment_voter():
@@ -65,16 +74,17 @@ def test_family_step_works_on_window_arrays_inside_a_segment_voter():
     voter = SegmentVoter(Pipeline([("families", FeatureFamilies("timbre")),
                                    ("model", LogisticRegression(max_iter=500))]))
     voter.fit(wide, labels["genre"])
-    assert voter.estimator_.named_steps["model"].n_features_in_ == 224
+    assert voter.estimator_.named_steps["model"].n_features_in_ == 414
     assert (voter.predict(wide) == labels["genre"].to_numpy()).mean() > 0.9
 
 
 def test_grid_search_chooses_the_families_and_records_them():
     X, labels = synthetic()
     model = train_one("svm", "scaled", X, labels, TrainingConfig(n_jobs=1, cv_folds=3))
-    assert model.best_params["families"] == "timbre"  # the chroma noise drowns the RBF distances
-    assert model.extra["search"] == "grid" and model.extra["candidates"] == 6  # 2 family sets x 3 C
-    assert model.summary()["families"] == "timbre"
+    # FMA's own columns carry no signal here: the search must take a set with mfcc_corr
+    assert model.best_params["families"] in {"all", "timbre"}
+    assert model.extra["search"] == "grid" and model.extra["candidates"] == 12  # 4 family sets x 3 C
+    assert model.summary()["families"] == model.best_params["families"]
     assert model.test["accuracy"] > model.test["majority_baseline"] + 0.3
 
 

@@ -169,7 +169,7 @@ def test_downstream_assets_follow_new_features_unless_a_blocking_check_fails(ins
 
     def report(passed: bool):
         instance.report_runless_asset_event(dg.AssetMaterialization("track_features", partition="000"))
-        for name in ("features_are_finite", "has_518_columns"):
+        for name in ("features_are_finite", "has_all_feature_columns"):
             instance.report_runless_asset_event(dg.AssetCheckEvaluation(
                 asset_key=dg.AssetKey("track_features"), check_name=name, passed=passed))
         instance.report_runless_asset_event(dg.AssetMaterialization("tracks"))

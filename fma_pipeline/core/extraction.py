@@ -12,7 +12,8 @@ With ``settings.segments`` set (the default), each decoded clip also yields the
 statistics of its short windows (segment-level learning): the frame series are computed
 once and each window is a slice of them. A folder's segment table is cached like its
 features; a reused file whose windows are not in the previous segment table (output of
-an older version) is extracted again.
+an older version) is extracted again, and so is every file of a folder whose previous
+table has other feature columns (written by a version with a different feature set).
 
 Parallelism is a process pool across all files of all folders in one call, one BLAS
 thread per worker, with numba's JIT cache kept on disk so workers start warm.
@@ -148,6 +149,8 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
                  previous_errors: pd.DataFrame | None, previous_segments: pd.DataFrame | None = None,
                  segments: bool = False) -> _Plan:
     """Decide per file: reuse, carry an error forward, or extract."""
+    if previous is not None and list(previous.columns) != list(_empty_features_template().columns):
+        previous = previous_segments = None  # another version's feature set: extract every file again
     plan = _Plan(folder, changed=previous is None or previous_errors is None)
     windows = (previous_segments.groupby(level="track_id") if segments and previous_segments is not None
                and len(previous_segments) else None)
@@ -220,7 +223,7 @@ def _extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
                   segments: SegmentConfig | None = None) -> tuple[bool, np.ndarray | None, str, str]:
     """Worker body: ``(ok, rows, digest_or_reason, exception_class)``; never raises.
 
-    ``rows`` is ``(1 + n_windows, 518)``: the clip's statistics, then each window's.
+    ``rows`` is ``(1 + n_windows, 708)``: the clip's statistics, then each window's.
     """
     try:
         digest = file_digest(Path(path))
@@ -355,7 +358,7 @@ def extract_folder(path: Path, previous: pd.DataFrame | None = None,
 
 
 def feature_values(features: pd.DataFrame) -> pd.DataFrame:
-    """Only the 518 feature columns of a features table (drops the file bookkeeping)."""
+    """Only the 708 feature columns of a features table (drops the file bookkeeping)."""
     return features.loc[:, feature_columns()]
 
 

@@ -38,7 +38,7 @@ class TagSettings:
 
 
 def file_features(path: Path | str, settings: TagSettings = TagSettings()) -> pd.DataFrame:
-    """One row of 518 features per window of the file (at most ``max_windows``, evenly spread)."""
+    """One row of 708 features per window of the file (at most ``max_windows``, evenly spread)."""
     y = decode(path, sr=settings.features.sr, limits=settings.limits)
     series = frame_series(y, settings.features)
     frames = int(settings.window_seconds * settings.features.sr / settings.features.hop_length)
@@ -66,7 +66,10 @@ def predict_rows(model, path: str, windows: pd.DataFrame | None, reason: str, ex
     row: dict = {"path": path, "status": "error" if windows is None else "ok", "reason": reason,
                  "exception_class": exc_class, "windows": 0 if windows is None else len(windows)}
     if windows is not None:
-        proba = model.predict_proba(windows).mean(axis=0)
+        # A model trained on a subset of today's columns (FMA's 518, before mfcc_corr was
+        # added) gets exactly the columns it was fitted on.
+        names = getattr(model, "feature_names_in_", None)
+        proba = model.predict_proba(windows if names is None else windows.loc[:, list(names)]).mean(axis=0)
         order = np.argsort(proba)[::-1][:top_k]
         row["genre"] = str(model.classes_[order[0]])
         row["probability"] = float(proba[order[0]])

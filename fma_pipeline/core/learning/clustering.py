@@ -7,7 +7,7 @@ V-measure, purity) and on its own (silhouette), so "the clusters are genres" and
 clusters are well separated" are told apart.
 
 Scale decisions: the Gaussian mixture uses diagonal covariances (full ones need far more
-tracks than 518² parameters); Ward needs O(n²) memory, so above ``agglomerative_max``
+tracks than 708² parameters); Ward needs O(n²) memory, so above ``agglomerative_max``
 tracks it is fitted on a seeded sample and the rest join the nearest cluster centroid;
 silhouettes and 2-D maps use seeded samples of bounded size.
 """

@@ -64,7 +64,7 @@ def key_predictors(model, X: pd.DataFrame, y: pd.Series, *, seed: int = 0, repea
     A family (all mfcc columns, all chroma_cqt columns …) is shuffled as one block:
     shuffling one column leaves its correlated siblings in place and understates what the
     family carries. Individual columns are then ranked within the ``families_for_columns``
-    most important families only, which keeps the cost at tens of predictions, not 518 × repeats.
+    most important families only, which keeps the cost at tens of predictions, not 708 × repeats.
     """
     by_family: dict[str, list[str]] = {}
     for column in X.columns:

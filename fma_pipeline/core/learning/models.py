@@ -1,10 +1,10 @@
 """The model zoo: scikit-learn Pipelines for the scaled and the PCA branch, with search spaces.
 
-Every model is a full :class:`~sklearn.pipeline.Pipeline` from the 518 raw features to
+Every model is a full :class:`~sklearn.pipeline.Pipeline` from the 708 raw features to
 a genre (``families`` → ``scale`` → [``pca``] → ``model``), so the logged model needs
 nothing else to predict, and cross-validation refits the scaler and PCA inside each fold
 (no leakage). Every search also chooses the feature families
-(:mod:`~fma_pipeline.core.learning.families`: all 518 or the 224 timbre columns).
+(:mod:`~fma_pipeline.core.learning.families`: FMA's 518, all 708, or their timbre columns).
 
 Each model has a small ``grid`` (exhaustive search, the default) and a wider ``space``
 (randomised search: lists are sampled uniformly, scipy distributions drawn from) for

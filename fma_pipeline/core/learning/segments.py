@@ -3,7 +3,7 @@
 A 30 s clip summarised by one set of statistics hides how its sound changes; cutting
 it into windows (3 s by default) gives the classifier several views per track and more
 training rows. The frame-level series are computed once per clip
-(:func:`fma_pipeline.core.features.frame_series`); each window's 518 statistics are a
+(:func:`fma_pipeline.core.features.frame_series`); each window's 708 features are a
 slice of them, nearly free. A track's genre is the argmax of its windows' mean class
 probabilities (soft voting). Windows of one track always stay on one side of every
 split, since folds are grouped by artist or by track.
@@ -34,7 +34,7 @@ class SegmentConfig:
 
 def segment_rows(series: np.ndarray, config: SegmentConfig = SegmentConfig(),
                  features: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """``(n_windows, 518)`` statistics of the windows of one clip's ``(74, n_frames)`` series."""
+    """``(n_windows, 708)`` features of the windows of one clip's ``(74, n_frames)`` series."""
     length, hop = config.frames(features)
     return np.stack([summarise(series[:, a:b]) for a, b in window_bounds(series.shape[1], length, hop)])
 
@@ -50,7 +50,7 @@ def segment_frame(rows_by_track: dict[int, np.ndarray]) -> pd.DataFrame:
 
 
 def empty_segments() -> pd.DataFrame:
-    """A segment table with no rows: ``(track_id, segment)`` index, the 518 flat columns."""
+    """A segment table with no rows: ``(track_id, segment)`` index, the 708 flat columns."""
     index = pd.MultiIndex.from_arrays([np.array([], np.int64), np.array([], np.int64)], names=["track_id", "segment"])
     return pd.DataFrame(np.empty((0, N_FEATURES), np.float32), index=index, columns=list(flat_feature_names()))
 
@@ -68,7 +68,7 @@ def vote(model, segments: pd.DataFrame) -> pd.Series:
 
 
 def wide_segments(segments: pd.DataFrame, track_ids: pd.Index, n_windows: int | None = None) -> pd.DataFrame:
-    """One row per track: window ``i``'s 518 statistics in columns ``wNN.<feature name>``.
+    """One row per track: window ``i``'s 708 features in columns ``wNN.<feature name>``.
 
     Tracks with fewer windows (shorter clips) are padded with NaN, which
     :class:`SegmentVoter` skips; windows past ``n_windows`` (default: the most any track

@@ -42,7 +42,7 @@ class TrainingConfig:
     n_jobs: int = -1
     seed: int = 0
     ensemble_size: int = 3  # soft-voting ensemble of the best N by CV macro-F1; 0 = none
-    level: str = "clip"  # "clip": one row of 518 per track; "segment": wide window rows, voted
+    level: str = "clip"  # "clip": one row of 708 per track; "segment": wide window rows, voted
     search: str = "grid"  # "grid": each model's small grid; "random": search_iterations draws from its space
     search_iterations: int = 12  # the random search's budget per model and branch
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from fma_pipeline.core.extraction import extract_folders, feature_values
-from fma_pipeline.core.features import flat_feature_names
+from fma_pipeline.core.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.storage import parquet_rows, read_parquet, write_parquet
 from fma_pipeline.core.learning.segments import wide_segments
 from fma_pipeline.orchestration.partitions import folder_partitions
@@ -53,9 +53,9 @@ def _previous(fma: FmaData, key: str) -> tuple[pd.DataFrame | None, ...]:
     name="folder_features",
     specs=[
         dg.AssetSpec(FEATURES, group_name="features", kinds={"librosa", "parquet"},
-                     description="518 librosa features per clip of one FMA folder (one row per track)."),
+                     description="708 librosa features per clip of one FMA folder (FMA's 518 + 190 MFCC correlations; one row per track)."),
         dg.AssetSpec(SEGMENTS, group_name="features", kinds={"librosa", "parquet"},
-                     description="The same 518 statistics per 3 s window of each clip (segment-level learning)."),
+                     description="The same 708 features per 3 s window of each clip (segment-level learning)."),
     ],
     partitions_def=folder_partitions,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=40),
@@ -129,7 +129,7 @@ def extraction_errors(fma: FmaData) -> dg.MaterializeResult:
 
 @dg.asset(group_name="features", deps=[track_features, "tracks"], kinds={"pandas", "parquet"})
 def feature_matrix(context: dg.AssetExecutionContext, fma: FmaData) -> dg.MaterializeResult:
-    """One row per selected track with features; columns are the 518 flat names (``mfcc.mean.01``)."""
+    """One row per selected track with features; columns are the 708 flat names (``mfcc.mean.01``)."""
     selected = read_parquet(fma.output("tracks.parquet"))
     parts = [feature_values(p) for p in read_all_partitions(fma, FEATURES) if len(p)]
     if not parts:
@@ -158,10 +158,10 @@ def segment_matrix(context: dg.AssetExecutionContext, fma: FmaData) -> dg.Materi
     ids = selected.index.intersection(segments.index.get_level_values("track_id").unique()).sort_values()
     matrix = wide_segments(segments, ids)
     write_parquet(matrix, fma.output("segment_matrix.parquet"))
-    windows = (~matrix.isna().to_numpy().reshape(len(matrix), -1, 518).any(axis=2)).sum(axis=1)
+    windows = (~matrix.isna().to_numpy().reshape(len(matrix), -1, N_FEATURES).any(axis=2)).sum(axis=1)
     if len(selected) - len(matrix):
         context.log.warning(f"{len(selected) - len(matrix)} selected track(s) have no segment features")
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(matrix), "windows_per_track": int(matrix.shape[1] // 518),
-        "windows": int(windows.sum()), "tracks_with_fewer_windows": int((windows < matrix.shape[1] // 518).sum()),
+        "dagster/row_count": len(matrix), "windows_per_track": int(matrix.shape[1] // N_FEATURES),
+        "windows": int(windows.sum()), "tracks_with_fewer_windows": int((windows < matrix.shape[1] // N_FEATURES).sum()),
     })

@@ -46,7 +46,7 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
                       extraction: Extraction, mlflow_tracker: MlflowTracker) -> dg.MaterializeResult:
     """The model zoo on the scaled and the PCA branch; one MLflow child run per model.
 
-    Each model is a full Pipeline from the raw 518 features (scaler and PCA refit inside
+    Each model is a full Pipeline from the raw 708 features (scaler and PCA refit inside
     every CV fold, fit on the same training rows as ``scaled_features``/``pca_features``).
     """
     X = read_parquet(fma.output("feature_matrix.parquet"))
