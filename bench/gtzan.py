@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 from fma_pipeline.core.audio import decode  # noqa: E402
 from fma_pipeline.core.features import FeatureConfig, flat_feature_names, frame_series, summarise  # noqa: E402
 from fma_pipeline.core.importer import import_collection  # noqa: E402
-from fma_pipeline.core.learning.models import make_pipeline, search_params, zoo  # noqa: E402
+from fma_pipeline.core.learning.families import FAMILY_SETS  # noqa: E402
+from fma_pipeline.core.learning.models import SEGMENT_FAMILIES, make_pipeline, search_params, zoo  # noqa: E402
 from fma_pipeline.core.learning.training import feasible_grid, make_search  # noqa: E402
 from fma_pipeline.core.learning.segments import SegmentConfig, segment_frame, segment_rows, track_labels, vote  # noqa: E402
 from fma_pipeline.core.metadata import read_tracks  # noqa: E402
@@ -67,10 +68,11 @@ def load(audio: Path, root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series
 SEARCH = {"kind": "grid", "iterations": 12}
 
 
-def tuned(name: str, n_fit: int):
+def tuned(name: str, n_fit: int, families: tuple[str, ...]):
     """The pipeline's own scaled-branch Pipeline and search space for one model."""
     spec = zoo(0)[name]
-    return make_pipeline(spec.build(), "scaled"), feasible_grid(search_params(spec, SEARCH["kind"]), n_fit)
+    grid = search_params(spec, SEARCH["kind"], list(families))
+    return make_pipeline(spec.build(), "scaled"), feasible_grid(grid, n_fit)
 
 
 def evaluate(name: str, X: pd.DataFrame, S: pd.DataFrame, y: pd.Series, outer, segments: bool) -> dict:
@@ -102,7 +104,8 @@ def fit_one(name, X, S, y, train_ids, segments):
     else:
         data, target = X.loc[train_ids], y.loc[train_ids]
         inner = list(StratifiedKFold(3, shuffle=True, random_state=0).split(data, target))
-    pipeline, grid = tuned(name, min(len(a) for a, _ in inner))
+    # the pipeline's defaults: every family set for clips, the timbre sets for windows
+    pipeline, grid = tuned(name, min(len(a) for a, _ in inner), SEGMENT_FAMILIES if segments else tuple(FAMILY_SETS))
     search = make_search(pipeline, grid, SEARCH["kind"], SEARCH["iterations"], 0, cv=inner, n_jobs=-1)
     search.fit(data, target)
     return name, search.best_estimator_

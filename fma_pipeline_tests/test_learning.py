@@ -98,9 +98,20 @@ def test_random_search_tries_exactly_its_budget():
     assert model.test["accuracy"] > model.test["majority_baseline"]
 
 
+def test_the_search_tries_only_the_family_sets_it_is_given():
+    X, labels = synthetic()
+    config = TrainingConfig(n_jobs=1, cv_folds=3, families=("fma", "fma_timbre"))
+    model = train_one("svm", "scaled", X, labels, config)
+    assert model.extra["candidates"] == 6 and model.best_params["families"] in {"fma", "fma_timbre"}
+    other = X.iloc[:, :8]  # not our features: 'all' is the only set, whatever was asked
+    assert train_one("svm", "scaled", other, labels, config).best_params["families"] == "all"
+
+
 @pytest.mark.parametrize("field,value,message", [("search", "bayes", "search must be 'grid' or 'random'"),
                                                  ("search_iterations", 0, "at least 1"),
-                                                 ("level", "frame", "level must be")])
+                                                 ("level", "frame", "level must be"),
+                                                 ("families", ("rhythm",), "families must be a non-empty subset"),
+                                                 ("families", (), "families must be a non-empty subset")])
 def test_training_config_rejects_bad_values(field, value, message):
     with pytest.raises(ValueError, match=message):
         TrainingConfig(**{field: value})

@@ -10,6 +10,7 @@ import pytest
 
 from fma_pipeline.core.features import N_FEATURES
 from fma_pipeline.core.learning.families import FAMILY_SETS
+from fma_pipeline.core.learning.models import SEGMENT_FAMILIES
 from fma_pipeline.core.fma import FOLDERS
 from fma_pipeline.core.storage import read_parquet, write_parquet
 from fma_pipeline.core.tracking import MlflowStore
@@ -115,6 +116,7 @@ def test_segment_features_come_from_the_same_extraction_and_are_compared(pipelin
     segment_parent = runs.loc[runs["tags.mlflow.runName"].str.startswith("segment_classifiers"), "run_id"]
     searched = runs[runs["tags.mlflow.parentRunId"].isin(segment_parent) & runs["params.search"].notna()]
     assert set(searched["params.search"]) == {"random"} and set(searched["params.candidates"]) == {"3"}
+    assert set(searched["params.param.families"]) <= set(SEGMENT_FAMILIES)  # the segment default: timbre sets
 
 
 def _metadata(result, asset: str) -> dict:

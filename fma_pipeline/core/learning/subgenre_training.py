@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from fma_pipeline.core.learning.families import FAMILY_SETS
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.training import TrainedModel, TrainingConfig, champion, split_rows, train_one
 
@@ -45,11 +46,13 @@ class SubgenreConfig:
     seed: int = 0
     search: str = "grid"  # or "random", with search_iterations candidates per model (see TrainingConfig)
     search_iterations: int = 12
+    families: tuple[str, ...] = tuple(FAMILY_SETS)  # family sets the search may choose from
 
     def training(self) -> TrainingConfig:
         return TrainingConfig(models=self.models, branches=(self.branch,), pca_variance=self.pca_variance,
                               cv_folds=self.cv_folds, n_jobs=self.n_jobs, seed=self.seed, ensemble_size=0,
-                              search=self.search, search_iterations=self.search_iterations)
+                              search=self.search, search_iterations=self.search_iterations,
+                              families=self.families)
 
 
 class HierarchicalClassifier(ClassifierMixin, BaseEstimator):

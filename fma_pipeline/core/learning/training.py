@@ -26,7 +26,7 @@ from sklearn.ensemble import VotingClassifier
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedGroupKFold, cross_val_score
 
 from fma_pipeline.core.learning import evaluation
-from fma_pipeline.core.learning.families import family_choices
+from fma_pipeline.core.learning.families import FAMILY_SETS, family_choices
 from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS, IMBALANCE, make_pipeline, search_params, zoo
 from fma_pipeline.core.learning.segments import SegmentVoter
 
@@ -45,6 +45,7 @@ class TrainingConfig:
     level: str = "clip"  # "clip": one row of 708 per track; "segment": wide window rows, voted
     search: str = "grid"  # "grid": each model's small grid; "random": search_iterations draws from its space
     search_iterations: int = 12  # the random search's budget per model and branch
+    families: tuple[str, ...] = tuple(FAMILY_SETS)  # the feature family sets the search may choose from
 
     def __post_init__(self) -> None:
         if self.level not in ("clip", "segment"):
@@ -53,6 +54,9 @@ class TrainingConfig:
             raise ValueError(f"search must be 'grid' or 'random', not {self.search!r}")
         if self.search_iterations < 1:
             raise ValueError(f"search_iterations must be at least 1, not {self.search_iterations}")
+        unknown = sorted(set(self.families) - set(FAMILY_SETS))
+        if unknown or not self.families:
+            raise ValueError(f"families must be a non-empty subset of {list(FAMILY_SETS)}, not {list(self.families)}")
 
 
 @dataclass
@@ -115,8 +119,9 @@ def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
     pipeline = make_pipeline(spec.build(), branch, config.pca_variance, config.seed)
     splitter = cv_splitter(y_train, groups, config.cv_folds, config.seed)
     folds = list(splitter.split(X_train, y_train, groups))
-    grid = feasible_grid(search_params(spec, config.search, family_choices(X.columns)),
-                         min(len(f) for f, _ in folds))
+    # A matrix that is not our 708 features only has 'all', whatever was asked for.
+    families = [f for f in family_choices(X.columns) if f in config.families] or ["all"]
+    grid = feasible_grid(search_params(spec, config.search, families), min(len(f) for f, _ in folds))
     if config.level == "segment":
         pipeline = SegmentVoter(pipeline)
         grid = {f"estimator__{k}": v for k, v in grid.items()}

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from fma_pipeline.core.features import N_FEATURES
 from fma_pipeline.core.learning import evaluation
-from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS, SEGMENT_MODELS
+from fma_pipeline.core.learning.families import FAMILY_SETS
+from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS, SEGMENT_FAMILIES, SEGMENT_MODELS
 from fma_pipeline.core.learning.training import (TrainingConfig, champion, comparison_table, level_comparison,
                                                  split_rows, train_all)
 from fma_pipeline.core.storage import atomic_path, read_parquet, write_parquet
@@ -32,13 +33,16 @@ class ClassifiersConfig(dg.Config):
     search: str = Field(default="grid", description="'grid': each model's small grid; 'random': a randomised "
                                                     "search over its wider space.")
     search_iterations: int = Field(default=12, description="Random search budget: candidates per model and branch.")
+    families: list[str] = Field(default=list(FAMILY_SETS), description="Feature family sets the search may choose "
+                                "from: fma, fma_timbre, all, timbre (see README, Design).")
     register_champion: bool = Field(default=True, description="Register the best as fma-genre-classifier@champion.")
 
     def training(self) -> TrainingConfig:
         return TrainingConfig(models=tuple(self.models), branches=tuple(self.branches),
                               pca_variance=self.pca_variance, cv_folds=self.cv_folds,
                               n_jobs=self.n_jobs, seed=self.seed, ensemble_size=self.ensemble_size,
-                              search=self.search, search_iterations=self.search_iterations)
+                              search=self.search, search_iterations=self.search_iterations,
+                              families=tuple(self.families))
 
 
 @dg.asset(group_name="learning", deps=[scaled_features, pca_features], kinds={"sklearn", "mlflow"})
@@ -117,6 +121,8 @@ class SegmentClassifiersConfig(ClassifiersConfig):
 
     models: list[str] = Field(default=list(SEGMENT_MODELS), description="Zoo entries to train on windows.")
     branches: list[str] = Field(default=["scaled"], description="scaled and/or pca.")
+    families: list[str] = Field(default=list(SEGMENT_FAMILIES), description="Feature family sets the search may "
+                                "choose from (the timbre sets by default: see models.SEGMENT_FAMILIES).")
     register_champion: bool = Field(
         default=False, description="Register the segment champion instead (clip-level is the default, see README).")
 

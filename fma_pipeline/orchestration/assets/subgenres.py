@@ -6,6 +6,7 @@ import joblib
 import pandas as pd
 from pydantic import Field
 
+from fma_pipeline.core.learning.families import FAMILY_SETS
 from fma_pipeline.core.learning.subgenre_training import TABLE_COLUMNS, SubgenreConfig, train_subgenres
 from fma_pipeline.core.metadata import read_genres
 from fma_pipeline.core.storage import atomic_path, read_parquet, write_parquet
@@ -51,11 +52,13 @@ class SubgenreClassifiersConfig(dg.Config):
     seed: int = 0
     search: str = Field(default="grid", description="'grid' or 'random' (randomised search over wider spaces).")
     search_iterations: int = Field(default=12, description="Random search budget: candidates per model.")
+    families: list[str] = Field(default=list(FAMILY_SETS), description="Feature family sets the search may choose "
+                                "from: fma, fma_timbre, all, timbre.")
 
     def training(self) -> SubgenreConfig:
         return SubgenreConfig(models=tuple(self.models), branch=self.branch, cv_folds=self.cv_folds,
                               n_jobs=self.n_jobs, seed=self.seed, search=self.search,
-                              search_iterations=self.search_iterations)
+                              search_iterations=self.search_iterations, families=tuple(self.families))
 
 
 def _child(name: str, trained) -> dict:
