@@ -14,7 +14,7 @@ Mandel & Ellis, "Song-level features and SVMs for music classification", ISMIR 2
 is a classic timbre descriptor they miss. On gtzan-mini (``bench/gtzan.py``, nested CV)
 it lifts the best models from 0.83 to 0.85–0.86 accuracy; it costs one 20×20 matrix
 product per clip or window. Which columns a model sees is still searched
-(:mod:`fma_pipeline.core.learning.families`), FMA's 518 alone among the choices.
+(:mod:`fma_pipeline.core.learning.families`), and FMA's 518 alone is one of the choices.
 
 Speed comes from sharing work, not from changing the maths:
 - one magnitude STFT (n_fft 2048, hop 512) feeds chroma_stft, the spectral features and
@@ -58,7 +58,8 @@ N_SERIES = sum(FEATURE_SIZES.values())  # 74
 N_FMA_FEATURES = N_SERIES * len(STATISTICS)  # 518
 #: The family FMA does not have: correlations of MFCC pairs, upper triangle, row by row.
 MFCC_CORR = "mfcc_corr"
-_MFCC_ROWS = slice(sum(list(FEATURE_SIZES.values())[:3]), sum(list(FEATURE_SIZES.values())[:4]))
+_FIRST_ROW = dict(zip(FEATURE_SIZES, np.cumsum([0, *FEATURE_SIZES.values()]).tolist()))  # of each family's series
+_MFCC_ROWS = slice(_FIRST_ROW["mfcc"], _FIRST_ROW["mfcc"] + FEATURE_SIZES["mfcc"])
 _MFCC_PAIRS = np.triu_indices(FEATURE_SIZES["mfcc"], k=1)
 N_MFCC_CORR = len(_MFCC_PAIRS[0])  # 190
 N_FEATURES = N_FMA_FEATURES + N_MFCC_CORR  # 708
