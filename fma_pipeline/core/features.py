@@ -98,11 +98,10 @@ def feature_columns() -> pd.MultiIndex:
 @functools.cache
 def _column_order() -> np.ndarray:
     """Index into the flattened (statistic, series) matrix for each output column."""
-    offsets = np.cumsum([0] + list(FEATURE_SIZES.values()))
     order = []
-    for (name, size), offset in zip(FEATURE_SIZES.items(), offsets):
+    for name, size in FEATURE_SIZES.items():
         for s, _ in enumerate(STATISTICS):
-            order.extend(s * N_SERIES + offset + i for i in range(size))
+            order.extend(s * N_SERIES + _FIRST_ROW[name] + i for i in range(size))
     return np.asarray(order)
 
 
