@@ -7,9 +7,10 @@ Brings the clips into the pipeline (``import --layout filename-prefix`` into a t
 data root), computes each clip's frame series once, then prints every model's repeated
 stratified cross-validated accuracy and macro-F1 (mean ± std over outer folds), with
 hyper-parameters chosen by an inner CV inside each outer training fold (nested CV:
-no figure is tuned on the fold that scores it). The search covers the pipeline's own
-grids (``--search random``: its spaces, ``--iterations`` draws), including which feature
-families a model sees; which family sets each model chose over the outer folds is printed.
+no figure is tuned on the fold that scores it). Each outer training fold is trained by
+the pipeline's own ``train_all`` with its defaults (``--search random``: its spaces,
+``--iterations`` draws), including the feature families, chosen once per fold by logistic
+regression's search; which family sets each model used over the outer folds is printed.
 Segment-level models learn from 3 s windows and vote per track. The champion (best
 mean macro-F1) is marked.
 With 7 clips per genre, a single split would be noise; the spread is part of the answer.
@@ -27,10 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.ensemble import VotingClassifier
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import GroupKFold, RepeatedStratifiedKFold, StratifiedKFold
+from sklearn.model_selection import RepeatedStratifiedKFold
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,9 +37,9 @@ from fma_pipeline.core.audio import decode  # noqa: E402
 from fma_pipeline.core.features import FeatureConfig, flat_feature_names, frame_series, summarise  # noqa: E402
 from fma_pipeline.core.importer import import_collection  # noqa: E402
 from fma_pipeline.core.learning.families import FAMILY_SETS  # noqa: E402
-from fma_pipeline.core.learning.models import SEGMENT_FAMILIES, make_pipeline, search_params, zoo  # noqa: E402
-from fma_pipeline.core.learning.training import feasible_grid, make_search  # noqa: E402
-from fma_pipeline.core.learning.segments import SegmentConfig, segment_frame, segment_rows, track_labels, vote  # noqa: E402
+from fma_pipeline.core.learning.models import SEGMENT_FAMILIES  # noqa: E402
+from fma_pipeline.core.learning.segments import SegmentConfig, segment_frame, segment_rows  # noqa: E402
+from fma_pipeline.core.learning.training import TrainingConfig, train_all  # noqa: E402
 from fma_pipeline.core.metadata import read_tracks  # noqa: E402
 
 
@@ -68,47 +66,31 @@ def load(audio: Path, root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series
 SEARCH = {"kind": "grid", "iterations": 12}
 
 
-def tuned(name: str, n_fit: int, families: tuple[str, ...]):
-    """The pipeline's own scaled-branch Pipeline and search space for one model."""
-    spec = zoo(0)[name]
-    grid = search_params(spec, SEARCH["kind"], list(families))
-    return make_pipeline(spec.build(), "scaled"), feasible_grid(grid, n_fit)
+def evaluate(models: list[str], X: pd.DataFrame, S: pd.DataFrame, y: pd.Series, outer, segments: bool) -> dict:
+    """Every model's outer-fold scores, trained by the pipeline's own ``train_all`` on each outer training fold.
 
-
-def evaluate(name: str, X: pd.DataFrame, S: pd.DataFrame, y: pd.Series, outer, segments: bool) -> dict:
-    accs, f1s, chosen = [], [], []
+    The outer fold's test clips are the ``test`` split; ``train_all`` tunes on the rest with
+    its own inner CV (3 folds, grouped by track: gtzan-mini has no artist ids) and the
+    pipeline's defaults per level — feature families chosen once by logistic regression's
+    search, each model's own grid, soft voting of the best three by inner CV.
+    """
+    zoo_models = tuple(m for m in models if m != "soft_voting")
+    config = TrainingConfig(models=zoo_models, branches=("scaled",), cv_folds=3, search=SEARCH["kind"],
+                            search_iterations=SEARCH["iterations"], ensemble_size=3 if "soft_voting" in models else 0,
+                            families=SEGMENT_FAMILIES if segments else tuple(FAMILY_SETS), calibration_folds=0)
+    scores: dict[str, dict[str, list]] = {m: {"acc": [], "f1": [], "families": []} for m in models}
     for train, test in outer.split(X, y):
-        train_ids, test_ids = X.index[train], X.index[test]
-        if name == "soft_voting":
-            members = [fit_one(m, X, S, y, train_ids, segments) for m in ("lda", "logistic_regression", "svm")]
-            model = VotingClassifier([(m, clone(p)) for m, p in members], voting="soft")
-            data = S.loc[train_ids] if segments else X.loc[train_ids]
-            model.fit(data, track_labels(data, y) if segments else y.loc[train_ids])
-        else:
-            model = fit_one(name, X, S, y, train_ids, segments)[1]
-            chosen.append(model.get_params()["families__families"])
-        pred = vote(model, S.loc[test_ids]).reindex(test_ids) if segments else model.predict(X.loc[test_ids])
-        accs.append(accuracy_score(y.loc[test_ids], pred))
-        f1s.append(f1_score(y.loc[test_ids], pred, average="macro", zero_division=0))
-    families = " ".join(f"{k}:{n}" for k, n in Counter(chosen).most_common()) or "members"
-    return {"acc": np.mean(accs), "acc_std": np.std(accs), "f1": np.mean(f1s), "f1_std": np.std(f1s),
-            "families": families}
-
-
-def fit_one(name, X, S, y, train_ids, segments):
-    """Inner-CV search on the outer training fold only; windows grouped by track."""
-    if segments:
-        data = S.loc[train_ids]
-        target, groups = track_labels(data, y), data.index.get_level_values("track_id")
-        inner = list(GroupKFold(n_splits=3).split(data, target, groups))
-    else:
-        data, target = X.loc[train_ids], y.loc[train_ids]
-        inner = list(StratifiedKFold(3, shuffle=True, random_state=0).split(data, target))
-    # the pipeline's defaults: every family set for clips, the timbre sets for windows
-    pipeline, grid = tuned(name, min(len(a) for a, _ in inner), SEGMENT_FAMILIES if segments else tuple(FAMILY_SETS))
-    search = make_search(pipeline, grid, SEARCH["kind"], SEARCH["iterations"], 0, cv=inner, n_jobs=-1)
-    search.fit(data, target)
-    return name, search.best_estimator_
+        labels = pd.DataFrame({"genre": y, "artist_id": y.index, "split": "training"}, index=y.index)
+        labels.iloc[test, labels.columns.get_loc("split")] = "test"
+        for trained in train_all(S if segments else X, labels, config):
+            if trained.model in scores:
+                scores[trained.model]["acc"].append(trained.test["accuracy"])
+                scores[trained.model]["f1"].append(trained.test["macro_f1"])
+                scores[trained.model]["families"].append(trained.best_params.get("families", "members"))
+    return {m: {"acc": np.mean(s["acc"]), "acc_std": np.std(s["acc"]), "f1": np.mean(s["f1"]),
+                "f1_std": np.std(s["f1"]),
+                "families": " ".join(f"{k}:{n}" for k, n in Counter(s["families"]).most_common())}
+            for m, s in scores.items()}
 
 
 def main() -> int:
@@ -135,14 +117,14 @@ def main() -> int:
     outer = RepeatedStratifiedKFold(n_splits=args.folds, n_repeats=args.repeats, random_state=0)
     rows = []
     for level in args.levels:
-        for name in args.models:
-            started = time.perf_counter()
-            scores = evaluate(name, X, S, y, outer, level == "segment")
-            rows.append({"model": name, "level": level, **scores, "seconds": time.perf_counter() - started})
-            r = rows[-1]
+        started = time.perf_counter()
+        results = evaluate(args.models, X, S, y, outer, level == "segment")
+        seconds = time.perf_counter() - started
+        for name, r in results.items():
+            rows.append({"model": name, "level": level, **r, "seconds": seconds})
             print(f"  {name:24s} {level:8s} acc {r['acc']:.3f} ± {r['acc_std']:.3f}   "
-                  f"macro-F1 {r['f1']:.3f} ± {r['f1_std']:.3f}   ({r['seconds']:.0f} s)   "
-                  f"families {r['families']}", flush=True)
+                  f"macro-F1 {r['f1']:.3f} ± {r['f1_std']:.3f}   families {r['families']}", flush=True)
+        print(f"  ({level} level: {seconds:.0f} s)", flush=True)
     table = pd.DataFrame(rows).drop(columns="families").sort_values("f1", ascending=False, ignore_index=True)
     table["champion"] = ["<- champion" if i == 0 else "" for i in range(len(table))]
     print("\n" + table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

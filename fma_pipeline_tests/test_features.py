@@ -236,22 +236,26 @@ def test_summarise_orders_its_statistics(series):
     assert got.loc["mfcc_corr"].between(-1.0, 1.0).all()
 
 
-def test_segment_voter_fits_windows_and_votes_per_track():
-    """Windows inherit their track's label; NaN-padded windows are skipped; probabilities are averaged."""
+def test_windows_vote_per_track_in_chunks():
+    """Windows inherit their track's label; a track's probabilities are its windows' mean, across chunks."""
     from sklearn.linear_model import LogisticRegression
 
-    from fma_pipeline.core.learning.segments import SegmentVoter, segment_frame, wide_segments
+    from fma_pipeline.core.learning import segments
+    from fma_pipeline.core.learning.segments import segment_frame, track_labels, track_proba, vote
 
     rng = np.random.default_rng(0)
     rows = {tid: rng.normal(loc=(3.0 if tid % 2 else -3.0), size=(3 if tid != 5 else 1, N_FEATURES)) for tid in range(1, 9)}
-    wide = wide_segments(segment_frame(rows), pd.Index(range(1, 9)))
-    assert wide.shape == (8, 3 * N_FEATURES) and wide.loc[5].isna().sum() == 2 * N_FEATURES  # track 5: one window
-    labels = np.array(["odd" if t % 2 else "even" for t in range(1, 9)])
-    voter = SegmentVoter(LogisticRegression(max_iter=500)).fit(wide, labels)
-    assert voter.estimator_.n_features_in_ == N_FEATURES and voter.n_windows_ == 3
-    assert list(voter.predict(wide)) == list(labels)
-    proba = voter.predict_proba(wide)
-    assert np.allclose(proba.sum(axis=1), 1.0)
-    empty = wide.iloc[:1].copy()
-    empty.iloc[:, :] = np.nan
-    assert np.allclose(voter.predict_proba(empty), 0.5)  # no window: uniform
+    windows = segment_frame(rows)
+    assert windows.shape == (22, N_FEATURES) and windows.dtypes.eq(np.float32).all()
+    labels = pd.Series(["odd" if t % 2 else "even" for t in range(1, 9)], index=range(1, 9))
+    model = LogisticRegression(max_iter=500).fit(windows, track_labels(windows, labels))
+    assert list(vote(model, windows)) == list(labels)
+    whole = track_proba(model, windows)
+    assert list(whole.index) == list(range(1, 9)) and np.allclose(whole.sum(axis=1), 1.0)
+    expected = pd.DataFrame(model.predict_proba(windows), index=windows.index).groupby(level=0).mean()
+    np.testing.assert_allclose(whole.to_numpy(), expected.to_numpy())
+    chunk, segments.PREDICT_CHUNK = segments.PREDICT_CHUNK, 4  # tracks split across chunks
+    try:
+        np.testing.assert_allclose(track_proba(model, windows).to_numpy(), expected.to_numpy())
+    finally:
+        segments.PREDICT_CHUNK = chunk

@@ -1,4 +1,5 @@
-"""The learning core directly (no Dagster): family selection and the search budget."""
+"""The learning core directly (no Dagster): family selection, the search budget, tuning on a
+sample, calibration, window-level training and progress."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from sklearn.pipeline import Pipeline
 
 from fma_pipeline.core.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.learning.families import FAMILY_SETS, FeatureFamilies, family_choices, family_mask
-from fma_pipeline.core.learning.segments import SegmentVoter
-from fma_pipeline.core.learning.training import TrainingConfig, train_one
+from fma_pipeline.core.learning import evaluation
+from fma_pipeline.core.learning.training import (TrainingConfig, calibrate, champion, sample_tracks, train_all,
+                                                 train_one, training_data)
 
 NAMES = list(flat_feature_names())
 TIMBRE = family_mask("timbre")
@@ -68,16 +70,6 @@ def test_family_step_rejects_other_inputs_by_name():
     assert family_choices(windows) == list(FAMILY_SETS) and family_choices(windows[1:]) == ["all"]
 
 
-def test_family_step_works_on_window_arrays_inside_a_segment_voter():
-    X, labels = synthetic(n_per_genre=6)
-    wide = pd.concat([X, X.add_prefix("w01.")], axis=1)  # two identical windows per track
-    voter = SegmentVoter(Pipeline([("families", FeatureFamilies("timbre")),
-                                   ("model", LogisticRegression(max_iter=500))]))
-    voter.fit(wide, labels["genre"])
-    assert voter.estimator_.named_steps["model"].n_features_in_ == 414
-    assert (voter.predict(wide) == labels["genre"].to_numpy()).mean() > 0.9
-
-
 def test_grid_search_chooses_the_families_and_records_them():
     X, labels = synthetic()
     model = train_one("svm", "scaled", X, labels, TrainingConfig(n_jobs=1, cv_folds=3))
@@ -109,9 +101,116 @@ def test_the_search_tries_only_the_family_sets_it_is_given():
 
 @pytest.mark.parametrize("field,value,message", [("search", "bayes", "search must be 'grid' or 'random'"),
                                                  ("search_iterations", 0, "at least 1"),
-                                                 ("level", "frame", "level must be"),
+                                                 ("tune_tracks", -1, "tune_tracks must be 0 or more"),
+                                                 ("calibration_folds", 1, "calibration_folds must be 0"),
+                                                 ("models", ("svc",), "unknown models"),
                                                  ("families", ("rhythm",), "families must be a non-empty subset"),
                                                  ("families", (), "families must be a non-empty subset")])
 def test_training_config_rejects_bad_values(field, value, message):
     with pytest.raises(ValueError, match=message):
         TrainingConfig(**{field: value})
+
+
+def test_tuning_sample_takes_whole_artists_and_keeps_the_genre_mix():
+    X, labels = synthetic(n_per_genre=80)
+    picked = sample_tracks(labels, 60, seed=0)
+    assert 40 <= len(picked) <= 80  # one fold of ceil(240 / 60) = 4
+    inside = labels["artist_id"].isin(labels.loc[picked, "artist_id"])
+    assert set(labels.index[inside]) == set(picked)  # no artist is split by the sample
+    share = labels.loc[picked, "genre"].value_counts(normalize=True)
+    assert share.between(0.25, 0.42).all() and len(share) == 3
+    assert list(sample_tracks(labels, 60, seed=0)) == list(picked)  # deterministic
+    assert sample_tracks(labels, 0).equals(labels.index) and sample_tracks(labels, 10_000).equals(labels.index)
+    model = train_one("lda", "scaled", X, labels, TrainingConfig(n_jobs=1, cv_folds=3, tune_tracks=60))
+    assert model.extra["n_tune"] < model.extra["n_train"] == 180  # tuned on a sample, refit on all training tracks
+    assert model.test["accuracy"] > model.test["majority_baseline"] + 0.3
+
+
+def test_families_are_chosen_once_per_branch_by_the_judge():
+    X, labels = synthetic()
+    lines: list[str] = []
+    config = TrainingConfig(models=("lda", "knn"), branches=("scaled",), n_jobs=1, cv_folds=3, ensemble_size=0)
+    models = train_all(X, labels, config, progress=lines.append)
+    assert {m.best_params["families"] for m in models} == {models[0].best_params["families"]}
+    assert models[0].best_params["families"] in {"all", "timbre"}  # the signal is in mfcc_corr
+    assert [m.extra["candidates"] for m in models] == [2, 3]  # own grids only: not x 4 family sets
+    assert {m.extra["families_chosen_by"] for m in models} == {"logistic_regression"}
+    assert any("chosen by logistic_regression" in line for line in lines)
+    done = [line for line in lines if " done: CV macro-F1" in line]
+    assert len(done) == 2 and all("elapsed" in line and "left" in line for line in done)
+
+
+def test_calibration_keeps_predictions_and_fixes_overconfidence():
+    X, labels = synthetic(n_per_genre=60, seed=3)
+    X = X + np.random.default_rng(1).normal(scale=2.0, size=X.shape)  # harder: 1-NN will be wrong and sure
+    config = TrainingConfig(models=("knn",), branches=("scaled",), n_jobs=1, cv_folds=3, families=("timbre",),
+                            ensemble_size=0)
+    raw = train_all(X, labels, config)[0]
+    raw.pipeline.set_params(model__n_neighbors=1)
+    raw.pipeline.fit(*_fit_rows(X, labels))
+    raw.test = {**raw.test, **_test_scores(raw.pipeline, X, labels)}
+    calibrated = calibrate(raw, X, labels, config)
+    test = labels.index[labels["split"] == "test"]
+    predicted = raw.pipeline.predict(X.loc[test])
+    np.testing.assert_array_equal(predicted, calibrated.pipeline.predict(X.loc[test]))
+    assert calibrated.test["accuracy"] == (predicted == labels.loc[test, "genre"]).mean() < 0.95
+    assert calibrated.test["ece"] < raw.test["ece"] and calibrated.test["log_loss"] < raw.test["log_loss"]
+    assert calibrated.extra["uncalibrated"]["ece"] == raw.test["ece"]
+    assert calibrated.pipeline.predict_proba(X.loc[test]).max(axis=1).mean() < 0.99  # no longer 0/1
+
+
+def _fit_rows(X, labels):
+    train = labels.index[labels["split"] != "test"]
+    return X.loc[train], labels.loc[train, "genre"]
+
+
+def _test_scores(model, X, labels) -> dict:
+    test = labels.index[labels["split"] == "test"]
+    proba = pd.DataFrame(model.predict_proba(X.loc[test]), index=test, columns=model.classes_)
+    return evaluation.calibration(labels.loc[test, "genre"], proba)
+
+
+def test_calibration_scores_by_hand():
+    proba = pd.DataFrame([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.5, 0.5]], columns=["a", "b"])
+    scores = evaluation.calibration(pd.Series(["a", "b", "b", "a"]), proba)
+    # bins: 0.9 right, 0.8 wrong, 0.7 right, 0.5 right (argmax takes the first on a tie)
+    assert scores["ece"] == pytest.approx((0.1 + 0.8 + 0.3 + 0.5) / 4)
+    assert scores["brier"] == pytest.approx((0.02 + 1.28 + 0.18 + 0.5) / 4)
+    assert scores["log_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.2, 0.7, 0.5])))
+
+
+def windows(X: pd.DataFrame, per_track: int = 3, noise: float = 0.5, seed: int = 0) -> pd.DataFrame:
+    """Each track's row plus window noise, ``per_track`` windows indexed (track_id, segment)."""
+    rng = np.random.default_rng(seed)
+    rows = np.repeat(X.to_numpy(np.float32), per_track, axis=0)
+    rows += rng.normal(scale=noise, size=rows.shape).astype(np.float32)
+    index = pd.MultiIndex.from_product([X.index, range(per_track)], names=["track_id", "segment"])
+    return pd.DataFrame(rows, index=index, columns=X.columns)
+
+
+def test_window_rows_train_on_windows_and_score_per_track():
+    X, labels = synthetic()
+    W = windows(X)
+    data = training_data(W, labels, TrainingConfig(cv_folds=3))
+    tracks = data.X_tune.index.get_level_values("track_id")  # the folds index the tuning rows
+    assert len(data.X_tune) == 3 * len(data.tune_ids)
+    for fit_rows, held_out in data.folds:  # a track's windows, and an artist's, never on both sides
+        assert not set(tracks[fit_rows]) & set(tracks[held_out])
+        artists = labels["artist_id"]
+        assert not set(artists.loc[tracks[fit_rows]]) & set(artists.loc[tracks[held_out]])
+    model = train_one("logistic_regression", "scaled", W, labels, TrainingConfig(n_jobs=1, cv_folds=3))
+    assert model.extra["n_test"] == (labels["split"] == "test").sum()  # tracks, not windows
+    assert model.confusion.to_numpy().sum() == model.extra["n_test"]
+    assert model.test["accuracy"] > model.test["majority_baseline"] + 0.3
+    assert model.pipeline.named_steps["model"].n_features_in_ in (414, 708)  # fit on 708-column window rows
+
+
+def test_the_default_zoo_trains_end_to_end_and_the_champion_is_calibrated():
+    X, labels = synthetic(n_per_genre=30)
+    models = train_all(X, labels, TrainingConfig(n_jobs=1, cv_folds=3, branches=("scaled",)))
+    assert [m.model for m in models] == ["random_forest", "svm", "knn", "logistic_regression", "lda", "mlp",
+                                         "soft_voting"]
+    best = calibrate(champion(models), X, labels, TrainingConfig(cv_folds=3))
+    assert best.extra["calibration"].startswith("temperature") and 0 <= best.test["ece"] <= 1
+    proba = best.pipeline.predict_proba(X.head(5))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -98,9 +98,36 @@ def write_parquet(frame: pd.DataFrame, target: Path | str) -> Path:
     return target
 
 
-def read_parquet(path: Path | str) -> pd.DataFrame:
-    """Read a Parquet file written by :func:`write_parquet`."""
-    return pd.read_parquet(path, engine="pyarrow")
+def write_parquet_parts(parts: Iterable[pd.DataFrame], target: Path | str) -> tuple[Path, int]:
+    """Write DataFrames with one schema to one Parquet file, one row group each, atomically.
+
+    Streams: only one part is in memory at a time (a 100,000-track window table is
+    written folder by folder). Returns the path and the rows written. With no parts,
+    ``ValueError`` is raised and the file is left as it was.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target, rows, writer = Path(target), 0, None
+    with atomic_path(target) as tmp:
+        try:
+            for part in parts:
+                table = pa.Table.from_pandas(part, preserve_index=True)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                writer.write_table(table.cast(writer.schema))
+                rows += len(part)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError(f"nothing to write to {target.name}: no parts")
+    return target, rows
+
+
+def read_parquet(path: Path | str, **options) -> pd.DataFrame:
+    """Read a Parquet file written by :func:`write_parquet` (``options``, e.g. ``filters``, go to pandas)."""
+    return pd.read_parquet(path, engine="pyarrow", **options)
 
 
 def parquet_rows(path: Path | str) -> int:

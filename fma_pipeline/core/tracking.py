@@ -138,7 +138,7 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
     store.activate(experiment)
     best = champion(models)
     out: dict = {"runs": {}, "champion": best.key, "version": None}
-    example = X_example.head(3)
+    example = X_example.head(3).reset_index(drop=True)  # window tables have a (track_id, segment) index
     with tempfile.TemporaryDirectory() as tmp_name, mlflow.start_run(run_name=run_name) as parent:
         tmp = Path(tmp_name)
         out["parent_run_id"] = parent.info.run_id
@@ -151,9 +151,13 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
                 out["runs"][trained.key] = child.info.run_id
                 mlflow.log_params({"model": trained.model, "branch": trained.branch,
                                    "imbalance": trained.imbalance,
-                                   **{k: trained.extra[k] for k in ("search", "candidates") if k in trained.extra},
+                                   **{k: trained.extra[k] for k in ("search", "candidates", "families_chosen_by",
+                                                                    "calibration", "n_tune", "n_train", "n_test")
+                                      if k in trained.extra},
                                    **{f"param.{k}": v for k, v in trained.best_params.items()}})
                 mlflow.log_metrics({**{f"test_{k}": v for k, v in trained.test.items()},
+                                    **{f"uncalibrated_test_{k}": v
+                                       for k, v in trained.extra.get("uncalibrated", {}).items()},
                                     "cv_macro_f1": trained.cv_macro_f1,
                                     "cv_macro_f1_std": trained.cv_macro_f1_std,
                                     "fit_seconds": trained.fit_seconds,
@@ -178,6 +182,14 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
         client.set_registered_model_alias(registered_model, CHAMPION_ALIAS, version.version)
         out["version"] = str(version.version)
     return out
+
+
+def load_run_model(store: MlflowStore, run_id: str):
+    """The scikit-learn model logged (as ``model``) by one run of this store."""
+    import mlflow
+
+    store.activate()
+    return mlflow.sklearn.load_model(f"runs:/{run_id}/model")
 
 
 def load_champion(store: MlflowStore, registered_model: str = REGISTERED_MODEL):

@@ -7,6 +7,11 @@ training rows. The frame-level series are computed once per clip
 slice of them, nearly free. A track's genre is the argmax of its windows' mean class
 probabilities (soft voting). Windows of one track always stay on one side of every
 split, since folds are grouped by artist or by track.
+
+Window tables stay long — one float32 row of 708 per window, indexed ``(track_id,
+segment)`` — from extraction to training: a wide layout (every window's 708 columns side
+by side, 7,080 columns per track) held 3.3 GB at FMA-medium size and was copied in
+float64 into every search worker.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from fma_pipeline.core.features import N_FEATURES, FeatureConfig, flat_feature_names, summarise, window_bounds
 
@@ -60,68 +64,33 @@ def track_labels(segments: pd.DataFrame, labels: pd.Series) -> pd.Series:
     return labels.reindex(segments.index.get_level_values("track_id")).set_axis(segments.index)
 
 
+def track_ids_of(X: pd.DataFrame) -> pd.Index:
+    """Each row's track id: the index of a clip table, level 0 of a window table."""
+    return X.index.get_level_values(0) if isinstance(X.index, pd.MultiIndex) else X.index
+
+
+def track_proba(model, X: pd.DataFrame) -> pd.DataFrame:
+    """Class probabilities per track: a clip row's own, or the mean over a track's windows (soft vote).
+
+    Window tables are predicted in chunks of :data:`PREDICT_CHUNK` rows, so scoring
+    100,000 test windows never holds more than one chunk's probabilities at a time.
+    """
+    if not isinstance(X.index, pd.MultiIndex):
+        return pd.DataFrame(model.predict_proba(X), index=X.index, columns=model.classes_)
+    sums, counts = [], []
+    for start in range(0, len(X), PREDICT_CHUNK):
+        chunk = X.iloc[start:start + PREDICT_CHUNK]
+        proba = pd.DataFrame(model.predict_proba(chunk), index=chunk.index.get_level_values(0), columns=model.classes_)
+        sums.append(proba.groupby(level=0).sum())
+        counts.append(proba.groupby(level=0).size())
+    total = pd.concat(sums).groupby(level=0).sum()
+    return total.div(pd.concat(counts).groupby(level=0).sum(), axis=0).rename_axis("track_id")
+
+
+#: Window rows predicted at a time by :func:`track_proba`.
+PREDICT_CHUNK = 50_000
+
+
 def vote(model, segments: pd.DataFrame) -> pd.Series:
     """Per-track prediction: argmax of the mean window probabilities."""
-    proba = pd.DataFrame(model.predict_proba(segments), index=segments.index, columns=model.classes_)
-    mean = proba.groupby(level="track_id").mean()
-    return mean.idxmax(axis=1)
-
-
-def wide_segments(segments: pd.DataFrame, track_ids: pd.Index, n_windows: int | None = None) -> pd.DataFrame:
-    """One row per track: window ``i``'s 708 features in columns ``wNN.<feature name>``.
-
-    Tracks with fewer windows (shorter clips) are padded with NaN, which
-    :class:`SegmentVoter` skips; windows past ``n_windows`` (default: the most any track
-    has) are dropped. This shape lets a segment-level model use the clip-level tooling
-    unchanged: artist-grouped CV, test scoring, MLflow signatures all see one row per track.
-    """
-    names = list(flat_feature_names())
-    present = segments.loc[segments.index.get_level_values("track_id").isin(track_ids)]
-    width = n_windows or int(present.index.get_level_values("segment").max() + 1 if len(present) else 1)
-    present = present[present.index.get_level_values("segment") < width]
-    cube = np.full((len(track_ids), width, len(names)), np.nan, dtype=np.float32)
-    rows = pd.Index(track_ids).get_indexer(present.index.get_level_values("track_id"))
-    cube[rows, present.index.get_level_values("segment").to_numpy()] = present.to_numpy(np.float32)
-    columns = [f"w{w:02d}.{name}" for w in range(width) for name in names]
-    return pd.DataFrame(cube.reshape(len(track_ids), -1), index=pd.Index(track_ids, name="track_id"), columns=columns)
-
-
-class SegmentVoter(ClassifierMixin, BaseEstimator):
-    """Learn from every window of each training track; predict a track by soft voting.
-
-    Input is :func:`wide_segments` (one row per track). ``fit`` unstacks the rows into
-    windows, each labelled with its track's genre, and fits a clone of ``estimator``;
-    ``predict_proba`` averages the windows' class probabilities per track (a track with no
-    window gets uniform probabilities). Because the rows are tracks, every split and CV fold
-    keeps a track's windows together.
-    """
-
-    def __init__(self, estimator=None, n_features: int = N_FEATURES):
-        self.estimator = estimator
-        self.n_features = n_features
-
-    def _windows(self, X) -> tuple[np.ndarray, np.ndarray]:
-        values = np.asarray(X, dtype=np.float64)
-        cube = values.reshape(len(values), -1, self.n_features)
-        return cube, ~np.isnan(cube).any(axis=2)
-
-    def fit(self, X, y):
-        cube, present = self._windows(X)
-        labels = np.repeat(np.asarray(y), present.sum(axis=1))
-        self.estimator_ = clone(self.estimator).fit(cube[present], labels)
-        self.classes_ = self.estimator_.classes_
-        self.n_windows_ = cube.shape[1]
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        cube, present = self._windows(X)
-        counts = present.sum(axis=1)
-        out = np.zeros((len(cube), len(self.classes_)))
-        if present.any():
-            np.add.at(out, np.repeat(np.arange(len(cube)), counts), self.estimator_.predict_proba(cube[present]))
-        out /= np.maximum(counts, 1)[:, None]
-        out[counts == 0] = 1.0 / len(self.classes_)
-        return out
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+    return track_proba(model, segments).idxmax(axis=1)

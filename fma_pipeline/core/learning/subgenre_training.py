@@ -27,7 +27,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from fma_pipeline.core.learning.families import FAMILY_SETS
 from fma_pipeline.core.learning import evaluation
-from fma_pipeline.core.learning.training import TrainedModel, TrainingConfig, champion, split_rows, train_one
+from fma_pipeline.core.learning.training import (TrainedModel, TrainingConfig, champion, split_rows, train_branch,
+                                                 training_data)
 
 FLAT, HIERARCHICAL, TOP = "(flat)", "(hierarchical)", "(top level)"
 TABLE_COLUMNS: list[str] = ["parent", "classes", "n_train", "n_test", "accuracy", "balanced_accuracy",
@@ -47,12 +48,13 @@ class SubgenreConfig:
     search: str = "grid"  # or "random", with search_iterations candidates per model (see TrainingConfig)
     search_iterations: int = 12
     families: tuple[str, ...] = tuple(FAMILY_SETS)  # family sets the search may choose from
+    tune_tracks: int = TrainingConfig.tune_tracks  # the search's sample of training tracks per classifier
 
     def training(self) -> TrainingConfig:
         return TrainingConfig(models=self.models, branches=(self.branch,), pca_variance=self.pca_variance,
                               cv_folds=self.cv_folds, n_jobs=self.n_jobs, seed=self.seed, ensemble_size=0,
                               search=self.search, search_iterations=self.search_iterations,
-                              families=self.families)
+                              families=self.families, tune_tracks=self.tune_tracks, calibration_folds=0)
 
 
 class HierarchicalClassifier(ClassifierMixin, BaseEstimator):
@@ -103,8 +105,7 @@ def fit_best(X: pd.DataFrame, frame: pd.DataFrame, config: SubgenreConfig) -> Tr
     if not len(split_rows(frame)[1]):
         return "no test track"
     try:
-        models = [train_one(m, config.branch, X.loc[frame.index], frame, config.training())
-                  for m in config.models]
+        models = train_branch(config.models, config.branch, training_data(X.loc[frame.index], frame, config.training()))
     except ValueError as exc:  # a fold sklearn cannot fit (e.g. one class left): skip, keep the reason
         return f"training failed: {exc}"
     best = champion(models)

@@ -1,39 +1,64 @@
-"""Train and evaluate the model zoo on one feature matrix.
+"""Train and evaluate the model zoo on one feature matrix, at any size from 70 to 100,000+ tracks.
 
 Protocol (what makes the numbers trustworthy):
-- hyper-parameters (including which feature families a model sees) are chosen by
-  cross-validation on the training + validation rows only, folds grouped by artist
-  (``StratifiedGroupKFold``), scored by macro-F1; exhaustively over each model's small
-  grid (``search="grid"``, the default) or over ``search_iterations`` candidates drawn
-  from its wider space (``search="random"``: the budget, per model and branch);
+- hyper-parameters are chosen by cross-validation on training + validation rows only,
+  folds grouped by artist and stratified by genre (``StratifiedGroupKFold``), scored by
+  macro-F1; exhaustively over each model's small grid (``search="grid"``, the default) or
+  over ``search_iterations`` candidates drawn from its wider space (``search="random"``);
 - the refitted best model is scored once on the test split, which never picks anything;
-- the champion is the model with the best *cross-validated* macro-F1.
+- the champion is the model with the best *cross-validated* macro-F1, and its
+  probabilities are calibrated on held-out folds (:func:`calibrate`).
 
-``level="segment"`` trains the same zoo on :func:`~fma_pipeline.core.learning.segments.wide_segments`
-rows, each model wrapped in a :class:`~fma_pipeline.core.learning.segments.SegmentVoter`
-(fit on windows, vote per track), so both levels share this protocol and are comparable.
+What keeps the cost bounded at FMA size (``bench/scale.py``):
+- **tuning on a sample**: the search runs on an artist-grouped, genre-stratified sample of
+  at most ``tune_tracks`` training tracks, then the chosen candidate is refit once on all
+  training tracks (at most ``fit_tracks``). On FMA-like data, tuning on 5,000 tracks chose
+  what tuning on all of them chose, at a fraction of the cost (FIELD-NOTES); below
+  ``tune_tracks`` nothing changes;
+- **feature families chosen once per branch**: the family sets are searched together with
+  the hyper-parameters of one judge model (logistic regression: linear, cheap, and hurt by
+  irrelevant columns the way distance-based models are); every other model then searches
+  only its own grid on the judge's choice, instead of multiplying every grid by the sets.
+
+Both levels share the code. A clip-level matrix has one row per track (index
+``track_id``); a segment-level matrix has one row per window (index ``(track_id,
+segment)``, see :mod:`~fma_pipeline.core.learning.segments`): models are fit on windows,
+and every score — CV and test — is taken per track on the soft vote of its windows, with
+all windows of a track (and of an artist) on one side of every split.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import VotingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedGroupKFold, cross_val_score
 
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.families import FAMILY_SETS, family_choices
 from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS, IMBALANCE, make_pipeline, search_params, zoo
-from fma_pipeline.core.learning.segments import SegmentVoter
+from fma_pipeline.core.learning.segments import track_ids_of, track_proba
+
+#: The model whose search chooses the feature families for every model of a branch.
+FAMILY_JUDGE = "logistic_regression"
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """What to train: models, branches, PCA variance kept, CV folds, search and budget, jobs, seed."""
+    """What to train and how much the search may cost.
+
+    ``tune_tracks``: the search's artist-grouped sample of training tracks (0 = all);
+    ``fit_tracks``: the final fit's sample (0 = all); ``calibration_folds``: held-out folds
+    that calibrate the champion's probabilities (0 = leave them as they are).
+    """
 
     models: tuple[str, ...] = DEFAULT_MODELS
     branches: tuple[str, ...] = BRANCHES
@@ -42,14 +67,14 @@ class TrainingConfig:
     n_jobs: int = -1
     seed: int = 0
     ensemble_size: int = 3  # soft-voting ensemble of the best N by CV macro-F1; 0 = none
-    level: str = "clip"  # "clip": one row of 708 per track; "segment": wide window rows, voted
     search: str = "grid"  # "grid": each model's small grid; "random": search_iterations draws from its space
     search_iterations: int = 12  # the random search's budget per model and branch
     families: tuple[str, ...] = tuple(FAMILY_SETS)  # the feature family sets the search may choose from
+    tune_tracks: int = 5000
+    fit_tracks: int = 0
+    calibration_folds: int = 3
 
     def __post_init__(self) -> None:
-        if self.level not in ("clip", "segment"):
-            raise ValueError(f"level must be 'clip' or 'segment', not {self.level!r}")
         if self.search not in ("grid", "random"):
             raise ValueError(f"search must be 'grid' or 'random', not {self.search!r}")
         if self.search_iterations < 1:
@@ -57,6 +82,15 @@ class TrainingConfig:
         unknown = sorted(set(self.families) - set(FAMILY_SETS))
         if unknown or not self.families:
             raise ValueError(f"families must be a non-empty subset of {list(FAMILY_SETS)}, not {list(self.families)}")
+        for name in ("tune_tracks", "fit_tracks", "calibration_folds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        if self.calibration_folds == 1:
+            raise ValueError("calibration_folds must be 0 (off) or at least 2")
+        unknown = sorted(set(self.models) - set(zoo()))
+        if unknown:
+            hint = " ('svm' is the Nystroem RBF-kernel model)" if "svm" in unknown else ""
+            raise ValueError(f"unknown models {unknown}; choose from {sorted(zoo())}{hint}")
 
 
 @dataclass
@@ -84,8 +118,31 @@ class TrainedModel:
     def summary(self) -> dict:
         return {"model": self.model, "branch": self.branch,
                 "families": self.best_params.get("families", "per member"), **self.test,
-                "cv_macro_f1": self.cv_macro_f1, "cv_macro_f1_std": self.cv_macro_f1_std,
-                "fit_seconds": self.fit_seconds, "predict_seconds": self.predict_seconds}
+                "n_test": self.extra.get("n_test"), "cv_macro_f1": self.cv_macro_f1,
+                "cv_macro_f1_std": self.cv_macro_f1_std, "fit_seconds": self.fit_seconds,
+                "predict_seconds": self.predict_seconds}
+
+
+class Reporter:
+    """Progress lines (what, how far, elapsed, an estimate of what is left) for a callback."""
+
+    def __init__(self, progress: Progress | None, total_units: float, what: str):
+        self.progress, self.total, self.done, self.what = progress, max(total_units, 1e-9), 0.0, what
+        self.started = time.perf_counter()
+
+    def say(self, message: str, units: float = 0.0) -> None:
+        self.done += units
+        if self.progress is None:
+            return
+        elapsed = time.perf_counter() - self.started
+        left = elapsed * (self.total - self.done) / self.done if self.done else None
+        tail = f"elapsed {_clock(elapsed)}" + (f", about {_clock(left)} left" if left is not None else "")
+        self.progress(f"{self.what}: {message} ({tail})")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def split_rows(labels: pd.DataFrame) -> tuple[pd.Index, pd.Index]:
@@ -100,6 +157,79 @@ def cv_splitter(y: pd.Series, groups: pd.Series, folds: int, seed: int) -> Strat
     return StratifiedGroupKFold(n_splits=max(2, min(folds, min_groups)), shuffle=True, random_state=seed)
 
 
+def sample_tracks(labels: pd.DataFrame, limit: int, seed: int = 0) -> pd.Index:
+    """At most ``limit`` track ids of ``labels`` (0 = all): whole artists, genres in proportion.
+
+    One fold of an artist-grouped, genre-stratified k-fold split with k = ceil(n / limit),
+    so the sample keeps the genre mix and never splits an artist (the CV on it stays
+    artist-grouped). Deterministic for a seed; every call with the same inputs agrees.
+    """
+    if not limit or len(labels) <= limit:
+        return labels.index
+    k = int(np.ceil(len(labels) / limit))
+    folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    _, picked = next(folds.split(np.zeros(len(labels)), labels["genre"], labels["artist_id"]))
+    return labels.index[np.sort(picked)]
+
+
+def tracks_needed(labels: pd.DataFrame, config: TrainingConfig) -> pd.Index:
+    """Track ids :func:`train_all` will read: its fit sample (the tuning sample is inside it) and the test split.
+
+    Lets a caller load only those rows of a large window table.
+    """
+    train_ids, test_ids = split_rows(labels)
+    return sample_tracks(labels.loc[train_ids], config.fit_tracks, config.seed).union(test_ids)
+
+
+def rows_of(X: pd.DataFrame, tracks: pd.Index) -> pd.DataFrame:
+    """The rows of ``X`` (clips or windows) that belong to ``tracks``."""
+    return X.loc[track_ids_of(X).isin(tracks)]
+
+
+def row_labels(X: pd.DataFrame, labels: pd.DataFrame, column: str) -> pd.Series:
+    """Each row's value of a per-track column (a window takes its track's)."""
+    return pd.Series(labels[column].reindex(track_ids_of(X)).to_numpy(), index=X.index, name=column)
+
+
+def track_macro_f1(estimator, X: pd.DataFrame, y) -> float:
+    """Macro-F1 per track (a scorer for the searches): windows are soft-voted first."""
+    y = pd.Series(np.asarray(y), index=X.index)
+    truth = y.groupby(level=0).first() if isinstance(X.index, pd.MultiIndex) else y
+    proba = track_proba(estimator, X)
+    predicted = proba.columns.to_numpy()[np.argmax(proba.to_numpy(), axis=1)]
+    return evaluation.macro_f1(truth.loc[proba.index], predicted)
+
+
+@dataclass
+class _Data:
+    """One training problem, sliced once: tuning rows and folds, fit rows, test rows."""
+
+    X: pd.DataFrame
+    labels: pd.DataFrame
+    config: TrainingConfig
+
+    def __post_init__(self) -> None:
+        train_ids, self.test_ids = split_rows(self.labels)
+        self.fit_ids = sample_tracks(self.labels.loc[train_ids], self.config.fit_tracks, self.config.seed)
+        self.tune_ids = sample_tracks(self.labels.loc[self.fit_ids], self.config.tune_tracks, self.config.seed)
+        self.X_tune = rows_of(self.X, self.tune_ids)
+        self.y_tune = row_labels(self.X_tune, self.labels, "genre")
+        groups = row_labels(self.X_tune, self.labels, "artist_id")
+        tune = self.labels.loc[self.tune_ids]
+        splitter = cv_splitter(tune["genre"], tune["artist_id"], self.config.cv_folds, self.config.seed)
+        self.folds = list(splitter.split(self.X_tune, self.y_tune, groups))
+        # A matrix that is not our 708 features only has 'all', whatever was asked for.
+        self.families = [f for f in family_choices(self.X.columns) if f in self.config.families] or ["all"]
+
+    @property
+    def smallest_fold(self) -> int:
+        return min(len(train) for train, _ in self.folds)
+
+    def sizes(self) -> dict:
+        return {"n_train": len(self.fit_ids), "n_test": len(self.test_ids), "n_tune": len(self.tune_ids),
+                "cv_folds": len(self.folds)}
+
+
 def feasible_grid(grid: dict, n_fit: int) -> dict:
     """Drop grid values a small fold cannot support (kNN needs ``n_neighbors <= n_fit``)."""
     out = dict(grid)
@@ -109,104 +239,176 @@ def feasible_grid(grid: dict, n_fit: int) -> dict:
     return out
 
 
-def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
-              config: TrainingConfig = TrainingConfig()) -> TrainedModel:
-    """Search one model's hyper-parameters on one branch, refit on train+validation, score on test."""
-    spec = zoo(config.seed)[name]
-    train_ids, _ = split_rows(labels)
-    X_train, y_train = X.loc[train_ids], labels.loc[train_ids, "genre"]
-    groups = labels.loc[train_ids, "artist_id"]
-    pipeline = make_pipeline(spec.build(), branch, config.pca_variance, config.seed)
-    splitter = cv_splitter(y_train, groups, config.cv_folds, config.seed)
-    folds = list(splitter.split(X_train, y_train, groups))
-    # A matrix that is not our 708 features only has 'all', whatever was asked for.
-    families = [f for f in family_choices(X.columns) if f in config.families] or ["all"]
-    grid = feasible_grid(search_params(spec, config.search, families), min(len(f) for f, _ in folds))
-    if config.level == "segment":
-        pipeline = SegmentVoter(pipeline)
-        grid = {f"estimator__{k}": v for k, v in grid.items()}
-    search = make_search(pipeline, grid, config.search, config.search_iterations, config.seed,
-                         cv=folds, n_jobs=config.n_jobs, refit=False, error_score="raise")
-    started = time.perf_counter()
-    search.fit(X_train, y_train, groups=groups)
-    i = search.best_index_
-    scores = np.array([search.cv_results_[f"split{k}_test_score"][i] for k in range(len(folds))])
-    best = clone(pipeline).set_params(**search.best_params_)
-    return _evaluate(name, branch, best, X, labels, scores, readable_params(search.best_params_),
-                     IMBALANCE.get(name, "none"), started, len(folds),
-                     {"search": config.search, "candidates": len(search.cv_results_["params"])})
-
-
 def make_search(estimator, params: dict, search: str, iterations: int, seed: int, **options):
-    """A macro-F1 ``GridSearchCV`` over ``params``, or a ``RandomizedSearchCV`` drawing
-    ``iterations`` candidates from them; ``options`` (cv, n_jobs, …) go to either."""
+    """A per-track macro-F1 ``GridSearchCV`` over ``params``, or a ``RandomizedSearchCV``
+    drawing ``iterations`` candidates from them; ``options`` (cv, n_jobs, …) go to either."""
     if search == "random":
-        return RandomizedSearchCV(estimator, params, n_iter=iterations, random_state=seed, scoring="f1_macro",
+        return RandomizedSearchCV(estimator, params, n_iter=iterations, random_state=seed, scoring=track_macro_f1,
                                   **options)
-    return GridSearchCV(estimator, params, scoring="f1_macro", **options)
+    return GridSearchCV(estimator, params, scoring=track_macro_f1, **options)
 
 
 def readable_params(params: dict) -> dict:
-    """``{'estimator__model__C': 4, 'families__families': 'timbre'} -> {'C': 4, 'families': 'timbre'}``."""
+    """``{'model__linear__C': 4, 'families__families': 'timbre'} -> {'linear__C': 4, 'families': 'timbre'}``."""
     out = {}
     for key, value in params.items():
-        key = key.removeprefix("estimator__")
         out["families" if key == "families__families" else key.removeprefix("model__")] = (
             value.item() if isinstance(value, np.generic) else value)
     return out
 
 
-def _evaluate(name: str, branch: str, estimator, X: pd.DataFrame, labels: pd.DataFrame,
-              cv_scores: np.ndarray, best_params: dict, imbalance: str, started: float, n_folds: int,
-              extra: dict | None = None) -> TrainedModel:
-    """Refit ``estimator`` on train+validation and score it once on the test split."""
-    train_ids, test_ids = split_rows(labels)
-    y_train = labels.loc[train_ids, "genre"]
+def _search(name: str, branch: str, data: _Data, families: list[str]):
+    """Run one model's search on the tuning rows; returns the fitted search object."""
+    config = data.config
+    pipeline = make_pipeline(zoo(config.seed)[name].build(), branch, config.pca_variance, config.seed)
+    grid = feasible_grid(search_params(zoo(config.seed)[name], config.search, families), data.smallest_fold)
+    search = make_search(pipeline, grid, config.search, config.search_iterations, config.seed,
+                         cv=data.folds, n_jobs=config.n_jobs, refit=False, error_score="raise")
+    return search.fit(data.X_tune, data.y_tune), pipeline
+
+
+def _candidates(name: str, data: _Data, families: list[str]) -> int:
+    """How many candidates a model's search will try (for progress estimates)."""
+    config = data.config
+    if config.search == "random":
+        return config.search_iterations
+    grid = search_params(zoo(config.seed)[name], "grid", families)
+    return int(np.prod([len(v) for v in grid.values()]))
+
+
+def train_branch(names: tuple[str, ...] | list[str], branch: str, data: _Data, report: Reporter | None = None
+                 ) -> list[TrainedModel]:
+    """The models of one branch: families chosen once by :data:`FAMILY_JUDGE`, then each model's own search.
+
+    With a single model, or a single family set, the model searches the families itself.
+    """
+    report = report or Reporter(None, 1, "")
+    families = data.families
+    searches: dict[str, tuple] = {}
+    if len(families) > 1 and len(names) > 1:
+        judge = FAMILY_JUDGE
+        started = time.perf_counter()
+        searches[judge] = (*_search(judge, branch, data, families), started)
+        families = [searches[judge][0].best_params_["families__families"]]
+        report.say(f"{branch} branch: feature families '{families[0]}' chosen by {judge}'s search "
+                   f"({_candidates(judge, data, data.families)} candidates x {len(data.folds)} folds on "
+                   f"{len(data.tune_ids):,} tracks)", units=_candidates(judge, data, data.families))
+    out = []
+    for name in names:
+        started = time.perf_counter()
+        if name not in searches:
+            searches[name] = (*_search(name, branch, data, families), started)
+        search, pipeline, started = searches[name]
+        i = search.best_index_
+        scores = np.array([search.cv_results_[f"split{k}_test_score"][i] for k in range(len(data.folds))])
+        best = clone(pipeline).set_params(**search.best_params_)
+        trained = _evaluate(name, branch, best, data, scores, readable_params(search.best_params_),
+                            IMBALANCE.get(name, "none"), started,
+                            {"search": data.config.search, "candidates": len(search.cv_results_["params"]),
+                             "families_chosen_by": FAMILY_JUDGE if len(families) < len(data.families) else name})
+        out.append(trained)
+        report.say(f"{trained.key} done: CV macro-F1 {trained.cv_macro_f1:.3f}, test accuracy "
+                   f"{trained.test['accuracy']:.3f} ({trained.extra['candidates']} candidates, "
+                   f"{trained.extra['search_seconds']:.0f} s)",
+                   units=0 if name == FAMILY_JUDGE and len(families) < len(data.families)
+                   else _candidates(name, data, families))
+    return out
+
+
+def training_data(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = TrainingConfig()) -> _Data:
+    """One training problem for :func:`train_branch`: rows aligned with labels, samples and folds drawn."""
+    labels, X = _aligned(X, labels)
+    return _Data(X, labels, config)
+
+
+def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
+              config: TrainingConfig = TrainingConfig()) -> TrainedModel:
+    """Search one model's hyper-parameters (and families) on one branch, refit, score on test."""
+    return train_branch([name], branch, training_data(X, labels, config))[0]
+
+
+def _evaluate(name: str, branch: str, estimator, data: _Data, cv_scores: np.ndarray, best_params: dict,
+              imbalance: str, started: float, extra: dict | None = None, *, fit: bool = True) -> TrainedModel:
+    """Refit ``estimator`` on the fit rows (unless ``fit`` is False) and score it once on the test split."""
     fit_started = time.perf_counter()
-    estimator.fit(X.loc[train_ids], y_train)
+    if fit:
+        X_fit = rows_of(data.X, data.fit_ids)
+        estimator.fit(X_fit, row_labels(X_fit, data.labels, "genre"))
     fit_seconds = time.perf_counter() - fit_started
-    X_test, y_test = X.loc[test_ids], labels.loc[test_ids, "genre"]
     predict_started = time.perf_counter()
-    y_pred = estimator.predict(X_test) if len(X_test) else np.array([], dtype=object)
-    predict_seconds = time.perf_counter() - predict_started
-    classes = sorted(labels["genre"].unique())
+    scores = test_scores(estimator, data)
     return TrainedModel(
         model=name, branch=branch, pipeline=estimator, best_params=best_params,
         cv_macro_f1=float(np.mean(cv_scores)), cv_macro_f1_std=float(np.std(cv_scores)),
-        test=evaluation.score(y_test, y_pred, y_train),
-        per_class=evaluation.per_class(y_test, y_pred),
-        confusion=evaluation.confusion(y_test, y_pred, classes),
-        fit_seconds=fit_seconds, predict_seconds=predict_seconds, imbalance=imbalance,
-        extra={"search_seconds": time.perf_counter() - started, "n_train": len(train_ids),
-               "n_test": len(test_ids), "cv_folds": n_folds, **(extra or {})},
+        test=scores["test"], per_class=scores["per_class"], confusion=scores["confusion"],
+        fit_seconds=fit_seconds, predict_seconds=time.perf_counter() - predict_started, imbalance=imbalance,
+        extra={"search_seconds": time.perf_counter() - started, **data.sizes(), **(extra or {})},
     )
 
 
-def train_ensemble(members: list[TrainedModel], X: pd.DataFrame, labels: pd.DataFrame,
-                   config: TrainingConfig = TrainingConfig()) -> TrainedModel:
-    """Soft-voting ensemble of already-tuned pipelines, cross-validated on the same folds."""
+def test_scores(estimator, data: _Data) -> dict:
+    """Held-out scores of a fitted model, per track: accuracy, balanced accuracy, macro-F1,
+    majority baseline, calibration (ECE, Brier, log-loss), per-genre table, confusion matrix."""
+    y_train = data.labels.loc[data.fit_ids, "genre"]
+    y_test = data.labels.loc[data.test_ids, "genre"]
+    classes = sorted(data.labels["genre"].unique())
+    X_test = rows_of(data.X, data.test_ids)
+    if len(X_test):
+        proba = track_proba(estimator, X_test).reindex(y_test.index)
+        y_pred = proba.columns.to_numpy()[np.argmax(proba.to_numpy(), axis=1)]
+        calibration = evaluation.calibration(y_test, proba)
+    else:
+        y_pred, calibration = np.array([], dtype=object), {}
+    return {"test": {**evaluation.score(y_test, y_pred, y_train), **calibration},
+            "per_class": evaluation.per_class(y_test, y_pred),
+            "confusion": evaluation.confusion(y_test, y_pred, classes)}
+
+
+def train_ensemble(members: list[TrainedModel], data: _Data, report: Reporter | None = None) -> TrainedModel:
+    """Soft-voting ensemble of already-tuned pipelines.
+
+    Cross-validated on the tuning folds with fresh members; the final ensemble votes with
+    the members already fitted on the fit rows (``FrozenEstimator``: no second refit).
+    """
     started = time.perf_counter()
-    train_ids, _ = split_rows(labels)
-    y_train, groups = labels.loc[train_ids, "genre"], labels.loc[train_ids, "artist_id"]
-    voting = VotingClassifier([(m.key.replace("/", "_"), clone(m.pipeline)) for m in members],
-                              voting="soft", n_jobs=1)
-    folds = list(cv_splitter(y_train, groups, config.cv_folds, config.seed).split(X.loc[train_ids], y_train, groups))
-    scores = cross_val_score(voting, X.loc[train_ids], y_train, scoring="f1_macro", cv=folds,
+    config = data.config
+    fresh = VotingClassifier([(m.key.replace("/", "_"), clone(m.pipeline)) for m in members], voting="soft", n_jobs=1)
+    scores = cross_val_score(fresh, data.X_tune, data.y_tune, scoring=track_macro_f1, cv=data.folds,
                              n_jobs=config.n_jobs)
-    return _evaluate("soft_voting", "mixed", voting, X, labels, scores,
-                     {"members": ", ".join(m.key for m in members)},
-                     "inherited from members", started, len(folds))
+    frozen = VotingClassifier([(m.key.replace("/", "_"), FrozenEstimator(m.pipeline)) for m in members],
+                              voting="soft", n_jobs=1)
+    X_fit = rows_of(data.X, data.fit_ids)
+    frozen.fit(X_fit, row_labels(X_fit, data.labels, "genre"))  # only records the classes
+    trained = _evaluate("soft_voting", "mixed", frozen, data, scores, {"members": ", ".join(m.key for m in members)},
+                        "inherited from members", started, {"unfitted": fresh}, fit=False)
+    if report:
+        report.say(f"soft voting of {trained.best_params['members']}: CV macro-F1 {trained.cv_macro_f1:.3f}")
+    return trained
 
 
-def train_all(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = TrainingConfig()
-              ) -> list[TrainedModel]:
-    """Every configured model on every configured branch, plus the soft-voting ensemble."""
-    unknown = set(config.models) - set(zoo())
-    if unknown:
-        raise ValueError(f"unknown models {sorted(unknown)}; choose from {sorted(zoo())}")
-    labels = labels.loc[labels.index.intersection(X.index)]
-    X = X.loc[labels.index]
-    models = [train_one(m, b, X, labels, config) for b in config.branches for m in config.models]
+def _aligned(X: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Labels of the tracks that have rows in ``X``, and those rows."""
+    labels = labels.loc[labels.index.intersection(pd.Index(track_ids_of(X).unique()))]
+    return labels, rows_of(X, labels.index)
+
+
+def train_all(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = TrainingConfig(),
+              progress: Progress | None = None, what: str = "training") -> list[TrainedModel]:
+    """Every configured model on every configured branch, plus the soft-voting ensemble.
+
+    ``progress`` receives one line per step (families chosen, each model done with its
+    scores, elapsed time and an estimate of what is left).
+    """
+    data = training_data(X, labels, config)
+    X, labels = data.X, data.labels
+    per_branch = sum(_candidates(m, data, data.families[:1]) for m in config.models)
+    if len(data.families) > 1 and len(config.models) > 1:
+        per_branch += _candidates(FAMILY_JUDGE, data, data.families)
+    report = Reporter(progress, per_branch * len(config.branches), what)
+    report.say(f"{len(config.models)} models x {len(config.branches)} branches; tuning on {len(data.tune_ids):,} of "
+               f"{len(data.fit_ids):,} training tracks ({len(data.X_tune):,} rows, {len(data.folds)} artist-grouped "
+               f"folds), {config.search} search, families from {data.families}")
+    models = [m for b in config.branches for m in train_branch(config.models, b, data, report)]
     if config.ensemble_size >= 2 and len(models) >= 2:
         best = sorted(models, key=lambda m: m.cv_macro_f1, reverse=True)
         members, seen = [], set()
@@ -217,8 +419,46 @@ def train_all(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = Tr
             if len(members) == config.ensemble_size:
                 break
         if len(members) >= 2:
-            models.append(train_ensemble(members, X, labels, config))
+            models.append(train_ensemble(members, data, report))
     return models
+
+
+def calibrate(trained: TrainedModel, X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = TrainingConfig(),
+              progress: Progress | None = None) -> TrainedModel:
+    """The same model with calibrated probabilities: temperature scaling fitted on held-out folds.
+
+    ``CalibratedClassifierCV(method='temperature', ensemble=False)`` fits the model on
+    ``calibration_folds`` artist-grouped folds of the fit rows, learns one temperature from
+    their out-of-fold probabilities, and keeps one model fitted on all fit rows. One
+    temperature divides every class's log-probability alike, so predictions — and every
+    accuracy figure — stay exactly those of the uncalibrated model, while the probabilities
+    a user sees mean what they say (class-balanced models included, which per-class sigmoid
+    or isotonic calibration would pull back towards the majority genres). The calibration
+    scores before and after are kept in ``extra['uncalibrated']``.
+    """
+    if not config.calibration_folds:
+        return trained
+    started = time.perf_counter()
+    data = training_data(X, labels, config)
+    X_fit, labels = rows_of(data.X, data.fit_ids), data.labels
+    y_fit, groups = row_labels(X_fit, labels, "genre"), row_labels(X_fit, labels, "artist_id")
+    fit_labels = labels.loc[data.fit_ids]
+    splitter = cv_splitter(fit_labels["genre"], fit_labels["artist_id"], config.calibration_folds, config.seed)
+    folds = list(splitter.split(X_fit, y_fit, groups))
+    unfitted = trained.extra.get("unfitted", trained.pipeline)
+    calibrated = CalibratedClassifierCV(clone(unfitted), method="temperature", cv=folds, ensemble=False)
+    calibrated.fit(X_fit, y_fit.to_numpy())  # a Series trips CalibratedClassifierCV's label check
+    scores = test_scores(calibrated, data)
+    out = TrainedModel(**{**trained.__dict__, "pipeline": calibrated, "test": scores["test"],
+                          "extra": {**trained.extra, "uncalibrated": trained.test,
+                                    "calibration": f"temperature, {len(folds)} artist-grouped folds",
+                                    "calibration_seconds": time.perf_counter() - started}})
+    out.extra.pop("unfitted", None)
+    if progress:
+        progress(f"calibrated {trained.key}: expected calibration error {trained.test.get('ece', float('nan')):.3f} "
+                 f"-> {out.test.get('ece', float('nan')):.3f} on the test split "
+                 f"({out.extra['calibration_seconds']:.0f} s)")
+    return out
 
 
 def champion(models: list[TrainedModel]) -> TrainedModel:
@@ -235,7 +475,7 @@ def comparison_table(models: list[TrainedModel]) -> pd.DataFrame:
 def level_comparison(clip: pd.DataFrame, segment: pd.DataFrame) -> pd.DataFrame:
     """The best row of each :func:`comparison_table` (clip, segment), winner (by CV macro-F1) first."""
     columns = ["level", "model", "branch", "families", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1",
-               "majority_baseline"]
+               "majority_baseline", "n_test"]
     rows = [table.sort_values("cv_macro_f1", ascending=False).iloc[0].to_dict() | {"level": level}
             for level, table in (("clip", clip), ("segment", segment)) if len(table)]
     frame = pd.DataFrame(rows)  # a table written before a column existed lacks it: leave it out

@@ -11,8 +11,7 @@ import pandas as pd
 
 from fma_pipeline.core.extraction import extract_folders, feature_values
 from fma_pipeline.core.features import N_FEATURES, flat_feature_names
-from fma_pipeline.core.storage import parquet_rows, read_parquet, write_parquet
-from fma_pipeline.core.learning.segments import wide_segments
+from fma_pipeline.core.storage import parquet_rows, read_parquet, write_parquet, write_parquet_parts
 from fma_pipeline.orchestration.partitions import folder_partitions
 from fma_pipeline.orchestration.resources import Extraction, FmaData
 
@@ -149,19 +148,36 @@ def feature_matrix(context: dg.AssetExecutionContext, fma: FmaData) -> dg.Materi
 
 @dg.asset(group_name="features", deps=[segment_features, "tracks"], kinds={"pandas", "parquet"})
 def segment_matrix(context: dg.AssetExecutionContext, fma: FmaData) -> dg.MaterializeResult:
-    """One row per selected track, its windows side by side (``w00.mfcc.mean.01`` …), NaN-padded."""
-    selected = read_parquet(fma.output("tracks.parquet"))
-    parts = [p for p in read_all_partitions(fma, SEGMENTS) if len(p)]
-    if not parts:
-        raise dg.Failure("no segment features yet: materialise track_features/segment_features first")
-    segments = pd.concat(parts)
-    ids = selected.index.intersection(segments.index.get_level_values("track_id").unique()).sort_values()
-    matrix = wide_segments(segments, ids)
-    write_parquet(matrix, fma.output("segment_matrix.parquet"))
-    windows = (~matrix.isna().to_numpy().reshape(len(matrix), -1, N_FEATURES).any(axis=2)).sum(axis=1)
-    if len(selected) - len(matrix):
-        context.log.warning(f"{len(selected) - len(matrix)} selected track(s) have no segment features")
+    """Every window of every selected track: one float32 row of 708 features per 3 s window.
+
+    Long rows indexed ``(track_id, segment)``, streamed folder by folder into one Parquet
+    file (one row group per folder), so neither this asset nor ``segment_classifiers``,
+    which reads only the tracks it needs, ever holds the whole table (~250,000 windows at
+    FMA-medium size, over a million at large).
+    """
+    selected = read_parquet(fma.output("tracks.parquet")).index
+    counts = {"tracks": 0, "windows": 0, "short": 0}
+
+    def parts():
+        for path in sorted((fma.pipeline_dir / SEGMENTS).glob("[0-9][0-9][0-9].parquet")):
+            if not parquet_rows(path):
+                continue
+            part = read_parquet(path)
+            part = part.loc[part.index.get_level_values("track_id").isin(selected)].sort_index()
+            if len(part):
+                per_track = part.groupby(level="track_id").size()
+                counts["tracks"] += len(per_track)
+                counts["windows"] += len(part)
+                counts["short"] += int((per_track < per_track.max()).sum())
+                yield part.astype("float32")
+
+    try:
+        write_parquet_parts(parts(), fma.output("segment_matrix.parquet"))
+    except ValueError:
+        raise dg.Failure("no segment features yet: materialise track_features/segment_features first") from None
+    if len(selected) - counts["tracks"]:
+        context.log.warning(f"{len(selected) - counts['tracks']} selected track(s) have no segment features")
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(matrix), "windows_per_track": int(matrix.shape[1] // N_FEATURES),
-        "windows": int(windows.sum()), "tracks_with_fewer_windows": int((windows < matrix.shape[1] // N_FEATURES).sum()),
+        "dagster/row_count": counts["windows"], "tracks": counts["tracks"], "windows": counts["windows"],
+        "columns": N_FEATURES, "tracks_with_fewer_windows": counts["short"],
     })

@@ -2,14 +2,13 @@
 
 
 import dagster as dg
-import joblib
 import pandas as pd
 from pydantic import Field
 
 from fma_pipeline.core.learning.families import FAMILY_SETS
 from fma_pipeline.core.learning.subgenre_training import TABLE_COLUMNS, SubgenreConfig, train_subgenres
 from fma_pipeline.core.metadata import read_genres
-from fma_pipeline.core.storage import atomic_path, read_parquet, write_parquet
+from fma_pipeline.core.storage import read_parquet, write_parquet
 from fma_pipeline.core.subgenres import DEFAULT_MIN_TRACKS, derive_subgenres, subgenre_counts
 from fma_pipeline.core.tracking import log_nested_runs
 from fma_pipeline.orchestration.assets.matrices import scaled_features
@@ -54,11 +53,14 @@ class SubgenreClassifiersConfig(dg.Config):
     search_iterations: int = Field(default=12, description="Random search budget: candidates per model.")
     families: list[str] = Field(default=list(FAMILY_SETS), description="Feature family sets the search may choose "
                                 "from: fma, fma_timbre, all, timbre.")
+    tune_tracks: int = Field(default=SubgenreConfig.tune_tracks, description="Each classifier's search runs on "
+                             "an artist-grouped sample of at most this many training tracks; 0 = all.")
 
     def training(self) -> SubgenreConfig:
         return SubgenreConfig(models=tuple(self.models), branch=self.branch, cv_folds=self.cv_folds,
                               n_jobs=self.n_jobs, seed=self.seed, search=self.search,
-                              search_iterations=self.search_iterations, families=tuple(self.families))
+                              search_iterations=self.search_iterations, families=tuple(self.families),
+                              tune_tracks=self.tune_tracks)
 
 
 def _child(name: str, trained) -> dict:
@@ -94,8 +96,6 @@ def subgenre_classifiers(context: dg.AssetExecutionContext, config: SubgenreClas
         metadata["note"] = ("No top-level genre has two sub-genres with enough tracks and artists: "
                             "lower subgenre_labels' min_tracks or add data. The table is empty.")
         return dg.MaterializeResult(metadata=metadata)
-    with atomic_path(fma.output("subgenre_classifiers.joblib")) as tmp:
-        joblib.dump(results, tmp)
     logged = log_nested_runs(mlflow_tracker.store(fma), experiment=EXPERIMENT,
                              run_name=f"subgenre_classifiers {context.run.run_id[:8]}",
                              params={**config.training().__dict__, "n_tracks": len(X),
