@@ -29,6 +29,7 @@ all windows of a track (and of an artist) on one side of every split.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -221,6 +222,19 @@ class _Data:
         # A matrix that is not our 708 features only has 'all', whatever was asked for.
         self.families = [f for f in family_choices(self.X.columns) if f in self.config.families] or ["all"]
 
+    @functools.cached_property
+    def X_fit(self) -> pd.DataFrame:
+        """Rows of the fit sample (sliced once: every model's refit uses them)."""
+        return rows_of(self.X, self.fit_ids)
+
+    @functools.cached_property
+    def y_fit(self) -> pd.Series:
+        return row_labels(self.X_fit, self.labels, "genre")
+
+    @functools.cached_property
+    def X_test(self) -> pd.DataFrame:
+        return rows_of(self.X, self.test_ids)
+
     @property
     def smallest_fold(self) -> int:
         return min(len(train) for train, _ in self.folds)
@@ -332,8 +346,7 @@ def _evaluate(name: str, branch: str, estimator, data: _Data, cv_scores: np.ndar
     """Refit ``estimator`` on the fit rows (unless ``fit`` is False) and score it once on the test split."""
     fit_started = time.perf_counter()
     if fit:
-        X_fit = rows_of(data.X, data.fit_ids)
-        estimator.fit(X_fit, row_labels(X_fit, data.labels, "genre"))
+        estimator.fit(data.X_fit, data.y_fit)
     fit_seconds = time.perf_counter() - fit_started
     predict_started = time.perf_counter()
     scores = test_scores(estimator, data)
@@ -352,7 +365,7 @@ def test_scores(estimator, data: _Data) -> dict:
     y_train = data.labels.loc[data.fit_ids, "genre"]
     y_test = data.labels.loc[data.test_ids, "genre"]
     classes = sorted(data.labels["genre"].unique())
-    X_test = rows_of(data.X, data.test_ids)
+    X_test = data.X_test
     if len(X_test):
         proba = track_proba(estimator, X_test).reindex(y_test.index)
         y_pred = proba.columns.to_numpy()[np.argmax(proba.to_numpy(), axis=1)]
@@ -377,8 +390,7 @@ def train_ensemble(members: list[TrainedModel], data: _Data, report: Reporter | 
                              n_jobs=config.n_jobs)
     frozen = VotingClassifier([(m.key.replace("/", "_"), FrozenEstimator(m.pipeline)) for m in members],
                               voting="soft", n_jobs=1)
-    X_fit = rows_of(data.X, data.fit_ids)
-    frozen.fit(X_fit, row_labels(X_fit, data.labels, "genre"))  # only records the classes
+    frozen.fit(data.X_fit, data.y_fit)  # only records the classes
     trained = _evaluate("soft_voting", "mixed", frozen, data, scores, {"members": ", ".join(m.key for m in members)},
                         "inherited from members", started, {"unfitted": fresh}, fit=False)
     if report:
@@ -440,8 +452,8 @@ def calibrate(trained: TrainedModel, X: pd.DataFrame, labels: pd.DataFrame, conf
         return trained
     started = time.perf_counter()
     data = training_data(X, labels, config)
-    X_fit, labels = rows_of(data.X, data.fit_ids), data.labels
-    y_fit, groups = row_labels(X_fit, labels, "genre"), row_labels(X_fit, labels, "artist_id")
+    X_fit, y_fit, labels = data.X_fit, data.y_fit, data.labels
+    groups = row_labels(X_fit, labels, "artist_id")
     fit_labels = labels.loc[data.fit_ids]
     splitter = cv_splitter(fit_labels["genre"], fit_labels["artist_id"], config.calibration_folds, config.seed)
     folds = list(splitter.split(X_fit, y_fit, groups))

@@ -3,8 +3,6 @@
 
 import dataclasses
 import json
-import os
-import sys
 
 import dagster as dg
 from pydantic import Field
@@ -16,9 +14,9 @@ from fma_pipeline.core.learning.training import (TrainingConfig, calibrate, cham
                                                  level_comparison, split_rows, tracks_needed, train_all)
 from fma_pipeline.core.storage import atomic_path, read_parquet, write_parquet
 from fma_pipeline.core.tracking import load_run_model, log_training
-from fma_pipeline.orchestration.assets.features import PROGRESS_ENV
 from fma_pipeline.orchestration.assets.matrices import pca_features, scaled_features
 from fma_pipeline.orchestration.metadata_tables import markdown_table
+from fma_pipeline.orchestration.progress import progress_logger
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
 
 SHOWN = ["model", "branch", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "n_test",
@@ -53,15 +51,6 @@ class ClassifiersConfig(dg.Config):
         fields = {f.name for f in dataclasses.fields(TrainingConfig)}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in self.model_dump().items() if k in fields}
         return TrainingConfig(**values)
-
-
-def progress_logger(context: dg.AssetExecutionContext):
-    """Progress lines to the run's log, and to stderr when the CLI asked for progress."""
-    def say(line: str) -> None:
-        context.log.info(line)
-        if os.environ.get(PROGRESS_ENV) == "1":
-            print(line, file=sys.stderr, flush=True)
-    return say
 
 
 def _train_and_log(context: dg.AssetExecutionContext, X, labels, training: TrainingConfig, fma: FmaData,

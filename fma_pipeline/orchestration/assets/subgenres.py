@@ -14,6 +14,7 @@ from fma_pipeline.core.tracking import log_nested_runs
 from fma_pipeline.orchestration.assets.matrices import scaled_features
 from fma_pipeline.orchestration.assets.metadata import tracks
 from fma_pipeline.orchestration.metadata_tables import markdown_table
+from fma_pipeline.orchestration.progress import progress_logger
 from fma_pipeline.orchestration.resources import FmaData, MlflowTracker
 
 EXPERIMENT = "fma-subgenre-classification"
@@ -86,7 +87,7 @@ def subgenre_classifiers(context: dg.AssetExecutionContext, config: SubgenreClas
     """
     X = read_parquet(fma.output("feature_matrix.parquet"))
     labels = read_parquet(fma.output("subgenre_labels.parquet"))
-    results = train_subgenres(X, labels, config.training())
+    results = train_subgenres(X, labels, config.training(), progress=progress_logger(context))
     table = results.table.astype({c: float for c in TABLE_COLUMNS[4:8] + ["cv_macro_f1"]})
     write_parquet(table, fma.output("subgenre_scores.parquet"))
     skipped = pd.DataFrame({"reason": results.skipped}).rename_axis("classifier")
