@@ -1,9 +1,9 @@
 """Reliability: killed runs, concurrent runs, locked or unreachable stores, bad metadata, security.
 
 Runs that must be killed or raced happen in subprocesses (a small runner script calling
-``dg.materialize`` on one partition of ``track_features``); the runner can pause at a
-chosen point (during extraction, or with the temporary Parquet written but not yet
-renamed) so that every kill lands where it is meant to, without timing guesses.
+``dg.materialize`` on one partition of ``track_features``, or a range); the runner can pause
+at a chosen point (during extraction, with the temporary Parquet written but not yet
+renamed, or once a folder of a range is committed) so that every kill lands where it is meant to, without timing guesses.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from fma_pipeline.core.extraction import ExtractionSettings, extract_folder, feature_values, file_digest
+from fma_pipeline.core.extraction import (ExtractionSettings, extract_folder, extract_folders, feature_values,
+                                          file_digest)
 from fma_pipeline.core.fma import list_audio_files
 from fma_pipeline.core.locking import LockTimeout, exclusive_lock
 from fma_pipeline.core.metadata import MetadataError, read_genres, read_tracks, write_genres_csv, write_tracks_csv
@@ -42,7 +43,7 @@ KEY = "000"
 N_CLIPS = 8
 
 RUNNER = textwrap.dedent('''
-    """Materialise one partition of track_features; optionally pause at a chosen point."""
+    """Materialise one partition of track_features (or a range A...B); optionally pause at a chosen point."""
     import os, sys, time
     root, key = sys.argv[1], sys.argv[2]
     pause, marker, release = (os.environ.get(v, "") for v in
@@ -73,13 +74,26 @@ RUNNER = textwrap.dedent('''
                 hold(str(path))
             return out
         pd.DataFrame.to_parquet = pausing_write
+    elif pause.startswith("commit:"):  # pause once folder NNN's features are written (committed)
+        import fma_pipeline.orchestration.assets.features as features
+        real_commit, done = features.write_parquet, os.path.join("track_features", pause.split(":")[1] + ".parquet")
+        def pausing_commit(frame, path, *args, **kwargs):
+            out = real_commit(frame, path, *args, **kwargs)
+            if str(path).endswith(done):
+                hold(str(path))
+            return out
+        features.write_parquet = pausing_commit
 
     if __name__ == "__main__":  # a process pool's forkserver would import this file again
         import dagster as dg
         from fma_pipeline.orchestration.assets.features import folder_features
         from fma_pipeline.orchestration.resources import Extraction, FmaData
-        result = dg.materialize([folder_features], partition_key=key, instance=dg.DagsterInstance.ephemeral(),
-                                resources={"fma": FmaData(data_dir=root), "extraction": Extraction(workers=1)})
+        start, _, end = key.partition("...")
+        where = ({"tags": {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}}
+                 if end else {"partition_key": key})
+        workers = int(os.environ.get("FMA_TEST_WORKERS") or 1)
+        result = dg.materialize([folder_features], instance=dg.DagsterInstance.ephemeral(), **where,
+                                resources={"fma": FmaData(data_dir=root), "extraction": Extraction(workers=workers)})
         meta = result.get_asset_materialization_events()[0].materialization.metadata
         print(f"RESULT success={result.success} extracted={meta['extracted'].value} "
               f"reused={meta['reused'].value} failed={meta['failed'].value}", flush=True)
@@ -110,8 +124,12 @@ def _resources(root: Path) -> dict:
 
 
 def _materialise(root: Path, key: str = KEY) -> dg.ExecuteInProcessResult:
-    return dg.materialize([folder_features], partition_key=key, resources=_resources(root),
-                          instance=dg.DagsterInstance.ephemeral())
+    """One partition, or a range ``A...B`` in one run."""
+    start, _, end = key.partition("...")
+    where = ({"tags": {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}}
+             if end else {"partition_key": key})
+    return dg.materialize([folder_features], resources=_resources(root), instance=dg.DagsterInstance.ephemeral(),
+                          **where)
 
 
 def _paths(root: Path, key: str = KEY) -> tuple[Path, Path]:
@@ -119,16 +137,16 @@ def _paths(root: Path, key: str = KEY) -> tuple[Path, Path]:
     return pipeline / "track_features" / f"{key}.parquet", pipeline / "track_feature_errors" / f"{key}.parquet"
 
 
-def _spawn(root: Path, tmp: Path, name: str, pause: str = "", release: Path | None = None
-           ) -> tuple[subprocess.Popen, Path, Path]:
-    """Start the runner; returns (process, marker file, stderr log)."""
+def _spawn(root: Path, tmp: Path, name: str, pause: str = "", release: Path | None = None,
+           key: str = KEY, workers: int = 1) -> tuple[subprocess.Popen, Path, Path]:
+    """Start the runner (in its own process group); returns (process, marker file, stderr log)."""
     runner = tmp / "runner.py"
     runner.write_text(RUNNER)
     marker, log = tmp / f"{name}.marker", tmp / f"{name}.log"
     env = {**os.environ, "FMA_TEST_PAUSE": pause, "FMA_TEST_MARKER": str(marker),
-           "FMA_TEST_RELEASE": str(release or tmp / f"{name}.never")}
-    proc = subprocess.Popen([sys.executable, str(runner), str(root), KEY], env=env, cwd=tmp,
-                            stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
+           "FMA_TEST_RELEASE": str(release or tmp / f"{name}.never"), "FMA_TEST_WORKERS": str(workers)}
+    proc = subprocess.Popen([sys.executable, str(runner), str(root), key], env=env, cwd=tmp,
+                            stdout=subprocess.PIPE, stderr=open(log, "w"), text=True, start_new_session=True)
     return proc, marker, log
 
 
@@ -234,6 +252,67 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path
         tmp.write_bytes(b"half")
         raise RuntimeError("disk full")
     assert target.read_bytes() == before and not list(tmp_path.glob(".tmp-*"))
+
+
+def _contiguous_mp3_folders(tiny_sample: Path, root: Path) -> list[str]:
+    """Folders 000-002 of real MP3 clips: the tiny sample's 000, 003 and 012 (bad files included), renumbered."""
+    keys = ["000", "001", "002"]
+    for key, source in zip(keys, ["000", "003", "012"]):
+        (root / "fma_small" / key).mkdir(parents=True)
+        for clip in list_audio_files(tiny_sample / "fma_small" / source):
+            shutil.copy2(clip, root / "fma_small" / key / f"{int(key) * 1000 + int(clip.stem) % 1000:06d}{clip.suffix}")
+    return keys
+
+
+@pytest.mark.timeout(120)
+def test_folders_are_handed_over_one_after_another_and_a_failing_commit_stops_the_rest(tiny_sample):
+    folders = {key: tiny_sample / "fma_small" / key for key in ("000", "003", "012")}
+    total, decoded, handed = [0], [0], []
+
+    def on_folder(key, result):
+        handed.append((key, decoded[0], result.extracted + result.failed))
+        if len(handed) == 2:
+            raise RuntimeError("killed after the second folder")
+
+    def progress(n):
+        decoded[0] += n
+
+    with pytest.raises(RuntimeError, match="second folder"):
+        extract_folders(folders, settings=ExtractionSettings(workers=2), progress=progress,
+                        on_total=lambda n: total.__setitem__(0, n), on_folder=on_folder)
+    assert [key for key, *_ in handed] == ["000", "003"]  # in order, the third never handed over
+    first_files = handed[0][2]
+    # the first folder came as soon as its own files were done (a few of the next in flight at most)
+    assert first_files <= handed[0][1] <= first_files + 3 < total[0]
+    assert handed[1][1] < total[0]
+
+
+@pytest.mark.timeout(180)
+def test_a_run_killed_after_two_of_its_three_folders_keeps_them_and_the_next_run_reuses_them(tiny_sample, tmp_path):
+    root = tmp_path / "root"
+    keys = _contiguous_mp3_folders(tiny_sample, root)
+    # one run over 000-002 with a shared pool of two workers; SIGKILL (run and pool) once 001 is committed
+    proc, marker, _ = _spawn(root, tmp_path, "killed", pause="commit:001", key="000...002", workers=2)
+    try:
+        _wait_until(marker.exists, 120, "the run to commit folder 001", proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+    kept = {key: _assert_complete(root, key) for key in keys[:2]}  # both finished folders are on disk
+    assert not _paths(root, "002")[0].exists()
+    before = {key: _paths(root, key)[0].read_bytes() for key in keys[:2]}
+
+    result = _materialise(root, "000...002")  # the next run extracts only what was lost
+    assert result.success
+    meta = next(e.materialization.metadata for e in result.get_asset_materialization_events()
+                if e.asset_key == dg.AssetKey("track_features"))
+    third = _assert_complete(root, "002")
+    assert meta["reused"].value == sum(len(f) for f in kept.values())
+    assert meta["extracted"].value == len(third) > 0
+    assert {key: _paths(root, key)[0].read_bytes() for key in keys[:2]} == before  # not rewritten
 
 
 # ---------------------------------------------------------------- 2. concurrency

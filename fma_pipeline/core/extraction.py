@@ -16,7 +16,10 @@ an older version) is extracted again, and so is every file of a folder whose pre
 table has other feature columns (written by a version with a different feature set).
 
 Parallelism is a process pool across all files of all folders in one call, one BLAS
-thread per worker, with numba's JIT cache kept on disk so workers start warm.
+thread per worker, with numba's JIT cache kept on disk so workers start warm. Files are
+submitted folder by folder, so folders finish one after another, and each folder's result
+is handed over (``on_folder``) as soon as its last file is done: a caller that commits it
+there keeps every finished folder if the call dies later.
 """
 
 from __future__ import annotations
@@ -265,40 +268,77 @@ def configure_process_env(settings: ExtractionSettings) -> None:
 
 
 def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
-               progress: Callable[[int], None] | None) -> list[tuple[_Task, tuple]]:
-    """Extract every task, in a pool when it pays; a crashed worker costs only its files."""
+               progress: Callable[[int], None] | None, on_done: Callable[[int, tuple], None]) -> None:
+    """Extract every task, calling ``on_done(index, outcome)`` as each finishes.
+
+    In a pool when it pays; tasks are submitted in order, so the pool works through them in
+    order. A crashed worker costs only its files. If ``on_done`` raises, queued tasks are
+    cancelled (only the files in flight finish) and the exception propagates.
+    """
     configure_process_env(settings)
     if len(tasks) < _MIN_FILES_FOR_POOL or settings.n_workers == 1:
-        out = []
-        for task in tasks:
-            out.append((task, _extract_file(str(task.path), settings.features, settings.limits,
-                                            settings.segments)))
+        for i, task in enumerate(tasks):
+            outcome = _extract_file(str(task.path), settings.features, settings.limits, settings.segments)
             if progress:
                 progress(1)
-        return out
-    results: dict[int, tuple] = {}
+            on_done(i, outcome)
+        return
+    finished: set[int] = set()
     pending = list(range(len(tasks)))
     isolate = False
     while pending:
         workers = 1 if isolate else min(settings.n_workers, len(pending))
         context = multiprocessing.get_context("forkserver")
         with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-            futures = {pool.submit(_extract_file, str(tasks[i].path), settings.features,
-                                   settings.limits, settings.segments): i for i in (pending[:1] if isolate else pending)}
-            broken = False
-            for future in cf.as_completed(futures):
-                i = futures[future]
-                try:
-                    results[i] = future.result()
+            try:
+                futures = {pool.submit(_extract_file, str(tasks[i].path), settings.features, settings.limits,
+                                       settings.segments): i for i in (pending[:1] if isolate else pending)}
+                broken = False
+                for future in cf.as_completed(futures):
+                    i = futures[future]
+                    try:
+                        outcome = future.result()
+                    except cf.process.BrokenProcessPool:
+                        broken = True
+                        if not isolate:  # retried below, one file per pool
+                            continue
+                        outcome = (False, None, "decoder crashed the worker process", "BrokenProcessPool")
+                    finished.add(i)
                     if progress:
                         progress(1)
-                except cf.process.BrokenProcessPool:
-                    broken = True
-                    if isolate:  # this file alone killed its worker
-                        results[i] = (False, None, "decoder crashed the worker process", "BrokenProcessPool")
-        pending = [i for i in pending if i not in results]
+                    on_done(i, outcome)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # do not decode the queued files first
+                raise
+        pending = [i for i in pending if i not in finished]
         isolate = isolate or broken
-    return [(tasks[i], results[i]) for i in range(len(tasks))]
+
+
+def _folder_result(plan: _Plan, done: list[tuple[_Task, tuple]], with_segments: bool,
+                   started: float) -> FolderResult:
+    """One folder's tables from its plan (reused rows, carried errors) and its extracted files."""
+    template = _empty_features_template()
+    ids, rows, windows = [], [], {}
+    for task, (ok, vectors, info, exc_class) in done:
+        if ok:
+            ids.append(task.track_id)
+            rows.append([task.path.name, task.size, task.mtime_ns, info, *vectors[0].tolist()])
+            if with_segments:
+                windows[task.track_id] = vectors[1:]
+        else:
+            plan.errors.append(_error_row(plan.folder, task.path, task.track_id, info, exc_class,
+                                          task.size, task.mtime_ns))
+    fresh = pd.DataFrame(rows, columns=template.columns, index=pd.Index(ids, name="track_id", dtype=np.int64))
+    parts = [p for p in [*plan.keep, fresh] if len(p)]
+    features = pd.concat(parts).astype(template.dtypes.to_dict()).sort_index() if parts else empty_features()
+    errors = pd.DataFrame(plan.errors, columns=list(ERROR_COLUMNS)) if plan.errors else empty_errors()
+    errors = errors.astype({"size": np.int64, "mtime_ns": np.int64, "track_id": "Int64"})
+    segment_parts = [p for p in [*plan.keep_segments, segment_frame(windows)] if len(p)]
+    segments = pd.concat(segment_parts).sort_index() if segment_parts else empty_segments()
+    return FolderResult(features=features, errors=errors.sort_values("name", ignore_index=True),
+                        segments=segments, reused=plan.reused, extracted=len(ids), failed=len(plan.errors),
+                        removed=plan.removed, files=plan.files, changed=plan.changed,
+                        seconds=time.perf_counter() - started)
 
 
 def extract_folders(
@@ -307,45 +347,44 @@ def extract_folders(
     settings: ExtractionSettings = ExtractionSettings(),
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    on_folder: Callable[[str, FolderResult], None] | None = None,
 ) -> dict[str, FolderResult]:
-    """Extract several folders with one pool; ``previous[key] = (features, errors[, segments])``."""
+    """Extract several folders with one pool; ``previous[key] = (features, errors[, segments])``.
+
+    ``on_folder(key, result)`` is called once per folder as soon as its last file is done
+    (first the folders with nothing to decode, then the others one after another, as the
+    pool works through the files folder by folder), so the caller can commit each folder
+    before the rest finish. If it raises, extraction stops and the exception propagates.
+    Returns every folder's result, in the order of ``folders``.
+    """
     started = time.perf_counter()
     previous = previous or {}
     with_segments = settings.segments is not None
     plans = {key: _plan_folder(key, path, *previous.get(key, (None, None)), segments=with_segments)
              for key, path in folders.items()}
-    tasks = [t for plan in plans.values() for t in plan.tasks]
+    tasks = [t for plan in plans.values() for t in plan.tasks]  # folder by folder
     if on_total:
         on_total(len(tasks))
-    done = _run_tasks(tasks, settings, progress)
-    template = _empty_features_template()
-    columns, dtypes = template.columns, template.dtypes.to_dict()
+    remaining = {key: len(plan.tasks) for key, plan in plans.items()}
+    done: dict[str, list[tuple[_Task, tuple]]] = {key: [] for key in plans}
     results: dict[str, FolderResult] = {}
-    for key, plan in plans.items():
-        ids, rows, windows = [], [], {}
-        for task, (ok, vectors, info, exc_class) in (d for d in done if d[0].folder == key):
-            if ok:
-                ids.append(task.track_id)
-                rows.append([task.path.name, task.size, task.mtime_ns, info, *vectors[0].tolist()])
-                if with_segments:
-                    windows[task.track_id] = vectors[1:]
-            else:
-                plan.errors.append(_error_row(key, task.path, task.track_id, info, exc_class,
-                                              task.size, task.mtime_ns))
-        fresh = pd.DataFrame(rows, columns=columns,
-                             index=pd.Index(ids, name="track_id", dtype=np.int64))
-        parts = [p for p in [*plan.keep, fresh] if len(p)]
-        features = pd.concat(parts).astype(dtypes).sort_index() if parts else empty_features()
-        errors = pd.DataFrame(plan.errors, columns=list(ERROR_COLUMNS)) if plan.errors else empty_errors()
-        errors = errors.astype({"size": np.int64, "mtime_ns": np.int64, "track_id": "Int64"})
-        segment_parts = [p for p in [*plan.keep_segments, segment_frame(windows)] if len(p)]
-        segments = pd.concat(segment_parts).sort_index() if segment_parts else empty_segments()
-        results[key] = FolderResult(features=features, errors=errors.sort_values("name", ignore_index=True),
-                                    segments=segments,
-                                    reused=plan.reused, extracted=len(ids), failed=len(plan.errors),
-                                    removed=plan.removed, files=plan.files, changed=plan.changed,
-                                    seconds=time.perf_counter() - started)
-    return results
+
+    def finish(key: str) -> None:
+        results[key] = _folder_result(plans[key], done.pop(key), with_segments, started)
+        if on_folder:
+            on_folder(key, results[key])
+
+    def file_done(i: int, outcome: tuple) -> None:
+        task = tasks[i]
+        done[task.folder].append((task, outcome))
+        remaining[task.folder] -= 1
+        if not remaining[task.folder]:
+            finish(task.folder)
+
+    for key in [k for k, n in remaining.items() if not n]:
+        finish(key)
+    _run_tasks(tasks, settings, progress, file_done)
+    return {key: results[key] for key in folders}
 
 
 def extract_folder(path: Path, previous: pd.DataFrame | None = None,

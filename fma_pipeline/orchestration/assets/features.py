@@ -9,7 +9,7 @@ import sys
 import dagster as dg
 import pandas as pd
 
-from fma_pipeline.core.extraction import extract_folders, feature_values
+from fma_pipeline.core.extraction import FolderResult, extract_folders, feature_values
 from fma_pipeline.core.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.storage import parquet_rows, read_parquet, write_parquet, write_parquet_parts
 from fma_pipeline.orchestration.partitions import folder_partitions
@@ -66,9 +66,10 @@ def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction:
     One extraction makes both assets: each clip's frame series are computed once, the
     clip's statistics go to ``track_features`` and each window's to ``segment_features``
     (a slice of the same series, nearly free), so the two are never out of step and are
-    always materialised together. Several folders in one run share one process pool.
-    Files that cannot be used are recorded with their reason (see ``extraction_errors``)
-    and skipped.
+    always materialised together. Several folders in one run share one process pool, and
+    each folder's Parquet files are written as soon as its files are done, so a run killed
+    after some of its folders keeps them (the next run reuses them). Files that cannot be
+    used are recorded with their reason (see ``extraction_errors``) and skipped.
     """
     from fma_pipeline.core.locking import exclusive_locks
     from fma_pipeline.core.warmup import warm_numba_cache
@@ -77,19 +78,22 @@ def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction:
     folders = {key: fma.audio_dir / key for key in keys}
     settings = extraction.settings(fma)
     warm_numba_cache(settings, log=context.log.warning)  # numba#10128: no concurrent cold compiles
+
+    def commit(key: str, result: FolderResult) -> None:
+        """Write one folder as soon as its files are done: a run killed later keeps it."""
+        if result.changed:  # else keep the last good files untouched
+            write_parquet(result.errors, fma.partition_output(ERRORS, key))
+            write_parquet(result.segments, fma.partition_output(SEGMENTS, key))
+            write_parquet(result.features, fma.partition_output(FEATURES, key))  # last: the sensor's mark
+        context.log.debug(f"folder {key} committed: {result.counts()}")
+
     # One writer per folder at a time (read previous -> extract -> write); a concurrent
     # run of the same folder waits here, then finds this run's output as its cache.
     locks = [fma.partition_output(FEATURES, key).with_name(f".{key}.lock") for key in keys]
     with exclusive_locks(locks, log=context.log.info):
         with progress_bar(f"extracting {keys[0]}..{keys[-1]}") as (update, total):
             results = extract_folders(folders, {key: _previous(fma, key) for key in keys}, settings,
-                                      progress=update, on_total=total)
-        for key, result in results.items():
-            if not result.changed:  # keep the last good files untouched
-                continue
-            write_parquet(result.errors, fma.partition_output(ERRORS, key))
-            write_parquet(result.segments, fma.partition_output(SEGMENTS, key))
-            write_parquet(result.features, fma.partition_output(FEATURES, key))  # last: the sensor's mark
+                                      progress=update, on_total=total, on_folder=commit)
     totals = pd.DataFrame([r.counts() for r in results.values()], index=list(results)).sum()
     context.log.info(f"{len(keys)} folder(s): " + ", ".join(
         f"{k} {int(totals[k])}" for k in ("files", "reused", "extracted", "failed", "removed")))
