@@ -46,11 +46,11 @@ def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstre
     from fma_pipeline.core.fma import FOLDERS
     from fma_pipeline.definitions import all_assets, all_checks, resources
     from fma_pipeline.orchestration.assets.features import folder_features
+    from fma_pipeline.orchestration.backfill import contiguous_chunks
 
     instance = dg.DagsterInstance.get()
-    keys = partitions or list(FOLDERS)
-    for start in range(0, len(keys), 40):  # the asset's backfill policy: 40 folders per run
-        chunk = keys[start:start + 40]
+    # runs of consecutive folders, at most partitions_per_run(in_process=True) each (one process pool per run)
+    for chunk in contiguous_chunks(partitions or list(FOLDERS)):
         dg.materialize([folder_features, *all_checks_for(all_checks, "track_features")], instance=instance,
                        resources=resources(), run_config=QUIET_LOGS, tags={"dagster/asset_partition_range_start": chunk[0],
                                                     "dagster/asset_partition_range_end": chunk[-1]})

@@ -199,6 +199,67 @@ def test_parse_partitions_and_contiguous_chunks():
     assert [len(c) for c in contiguous_chunks(parse_partitions("000-099"))] == [40, 40, 20]
 
 
+def test_partitions_per_run_is_40_here_1_with_celery_and_can_be_set(monkeypatch):
+    from fma_pipeline.orchestration.backfill import contiguous_chunks, parse_partitions
+    from fma_pipeline.orchestration.partitions import partitions_per_run
+
+    monkeypatch.delenv("FMA_EXECUTOR", raising=False)
+    monkeypatch.delenv("FMA_PARTITIONS_PER_RUN", raising=False)
+    assert partitions_per_run() == partitions_per_run(in_process=True) == 40
+    monkeypatch.setenv("FMA_EXECUTOR", "celery")
+    assert partitions_per_run() == 1  # the asset's backfill policy: one Celery step per folder
+    assert partitions_per_run(in_process=True) == 40  # the CLI's runs execute here, one pool each
+    monkeypatch.setenv("FMA_PARTITIONS_PER_RUN", "4")
+    assert partitions_per_run() == partitions_per_run(in_process=True) == 4
+    assert [len(c) for c in contiguous_chunks(parse_partitions(None))] == [4] * 39
+    monkeypatch.setenv("FMA_PARTITIONS_PER_RUN", "0")
+    with pytest.raises(ValueError, match="FMA_PARTITIONS_PER_RUN"):
+        partitions_per_run()
+
+
+def planned_extraction_runs(definitions: dg.Definitions) -> dict:
+    """The runs Dagster's asset backfill daemon would launch to extract all 156 folders
+    (``build_run_requests_with_backfill_policies``, what asset_backfill.py calls), as
+    ``[first, last]`` folder ranges, and the extraction job's executor."""
+    from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests_with_backfill_policies
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+
+    from fma_pipeline.core.fma import FOLDERS
+
+    wanted = [AssetKeyPartitionKey(dg.AssetKey(asset), key)
+              for asset in ("track_features", "segment_features") for key in FOLDERS]
+    with dg.DagsterInstance.ephemeral() as instance:
+        requests = build_run_requests_with_backfill_policies(wanted, definitions.resolve_asset_graph(), instance)
+    return {"executor": definitions.resolve_job_def("extract_features").executor_def.name,
+            "runs": [[r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"]]
+                     for r in requests]}
+
+
+@pytest.mark.timeout(300)
+def test_a_156_folder_backfill_is_4_runs_here_and_156_celery_steps_on_the_team_server():
+    import subprocess
+    import sys
+
+    from fma_pipeline.core.fma import FOLDERS
+
+    local = planned_extraction_runs(defs)  # this process: FMA_EXECUTOR unset
+    assert local["runs"] == [["000", "039"], ["040", "079"], ["080", "119"], ["120", "155"]]
+    # the code location as the team server loads it (deploy/.env.example): a fresh interpreter
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "FMA_EXECUTOR": "celery", "FMA_EXTRACTION_WORKERS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+    env.pop("FMA_PARTITIONS_PER_RUN", None)
+    script = ("import json; from fma_pipeline.definitions import defs; "
+              "from fma_pipeline_tests.test_operations import planned_extraction_runs; "
+              "print(json.dumps(planned_extraction_runs(defs)))")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    team = json.loads(out.stdout.splitlines()[-1])
+    assert local["executor"] != "celery" and team["executor"] == "celery"
+    # every folder its own run, so its own extraction step: the Celery workers share all 156
+    assert team["runs"] == [[key, key] for key in FOLDERS]
+
+
 def _cli(capsys, *argv) -> tuple[int, str]:
     from fma_pipeline.cli import main
 

@@ -1,5 +1,5 @@
 """The team deployment of deploy/, natively: PostgreSQL + Redis (scripts/team-services.sh), the
-user-code gRPC server, dagster-webserver, dagster-daemon, a Celery worker and an MLflow server
+user-code gRPC server, dagster-webserver, dagster-daemon, two Celery workers and an MLflow server
 on PostgreSQL, all with deploy/dagster.yaml. Slow: ``pytest -m slow fma_pipeline_tests/test_team_deployment.py``.
 """
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+WORKERS = ("worker-1", "worker-2")
 FAST_RUN = {"ops": {
     "tracks": {"config": {"min_tracks": 2}},
     "genre_classifiers": {"config": {"models": ["random_forest", "svm", "knn"], "cv_folds": 2, "n_jobs": 1}},
@@ -133,8 +135,9 @@ def deployment(services, tiny_sample, tmp_path_factory):
                                "--port", str(mlflow_port), "--workers", "1"], env)
         procs.start("user-code", [str(BIN / "dagster"), "api", "grpc", "-m", "fma_pipeline.definitions",
                                   "-h", "127.0.0.1", "-p", str(grpc_port)], env)
-        procs.start("worker", [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                               "-y", str(REPO / "deploy" / "celery.yaml"), "--", "--pool", "solo"], env)
+        for worker in WORKERS:
+            procs.start(worker, [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
+                                 "--name", worker, "-y", str(REPO / "deploy" / "celery.yaml"), "--", "--pool", "solo"], env)
         # the schema first, once: a webserver and a daemon that both find an empty database
         # race to create it (DuplicateTable "instance_info"), and the loser exits
         subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, check=True,
@@ -146,7 +149,9 @@ def deployment(services, tiny_sample, tmp_path_factory):
         wait_for(lambda: http_ok(url + "/server_info"), 120, "dagster-webserver")
         wait_for(lambda: location_loaded(url), 120, "the code location (gRPC server)")
         wait_for(lambda: http_ok(f"http://127.0.0.1:{mlflow_port}/health"), 120, "mlflow server")
-        wait_for(lambda: "ready" in procs.log("worker"), 120, "celery worker")
+        for worker in WORKERS:
+            wait_for(lambda: f"{worker}@" in procs.log(worker) and " ready." in procs.log(worker), 120,
+                     f"celery {worker}")
         print(f"services up in {time.monotonic() - started:.1f} s")
         yield {"url": url, "mlflow": f"http://127.0.0.1:{mlflow_port}", "root": root, "env": env,
                "procs": procs, "services": services}
@@ -209,10 +214,16 @@ def mlflow_api(base: str, path: str, body: dict | None = None) -> dict:
 
 def test_features_backfill_and_training_through_the_team_services(deployment):
     url, root, env, procs = deployment["url"], deployment["root"], deployment["env"], deployment["procs"]
-    audio_folders = sorted(p.name for p in (root / "fma_small").iterdir())
+    audio = root / "fma_small"
+    for new in ("001", "002"):  # 000-003 contiguous: one run of four folders without Celery
+        for clip in sorted((audio / "000").iterdir(), key=lambda p: p.stat().st_size)[-2:]:  # good clips
+            (audio / new).mkdir(exist_ok=True)
+            shutil.copy2(clip, audio / new / f"{int(new) * 1000 + int(clip.stem) % 1000:06d}.mp3")
+    audio_folders = sorted(p.name for p in audio.iterdir())
     started = time.monotonic()
 
-    # 1. fma-pipeline backfill --failed --webserver: one asset backfill of the never-run folders
+    # 1. fma-pipeline backfill --failed --webserver: one asset backfill of the never-run folders,
+    #    one run (one extraction step) per folder with the Celery executor, shared by the workers
     out = subprocess.run([str(BIN / "fma-pipeline"), "--quiet", "--data-dir", str(root), "backfill", "--failed",
                           "--webserver", url], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr + out.stdout
@@ -220,7 +231,7 @@ def test_features_backfill_and_training_through_the_team_services(deployment):
     backfill_id = out.stdout.split("backfill ")[-1].split()[0]
     status = wait_for(lambda: (s := backfill_status(url, backfill_id)) in
                       {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"} and s,
-                      240, f"backfill {backfill_id}", interval=2)
+                      600, f"backfill {backfill_id}", interval=2)
     assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, status + procs.log("daemon")[-3000:]
     features_done = time.monotonic() - started
     for folder in audio_folders:
@@ -244,12 +255,20 @@ def test_features_backfill_and_training_through_the_team_services(deployment):
     runs = postgres(deployment["services"], "SELECT run_id, status, pipeline_name FROM runs")
     by_id = {r[0]: r for r in runs}
     assert by_id[run_id][1] == "SUCCESS" and by_id[run_id][2] == "train_and_evaluate"
-    backfill_runs = postgres(deployment["services"], "SELECT r.status FROM runs r JOIN run_tags t ON "
-                             f"t.run_id = r.run_id WHERE t.key = 'dagster/backfill' AND t.value = '{backfill_id}'")
-    assert backfill_runs and all(status == "SUCCESS" for status, in backfill_runs)
+    backfill_runs = postgres(deployment["services"], "SELECT r.status, s.value, e.value FROM runs r "
+                             "JOIN run_tags t ON t.run_id = r.run_id AND t.key = 'dagster/backfill' "
+                             "JOIN run_tags s ON s.run_id = r.run_id AND s.key = 'dagster/asset_partition_range_start' "
+                             "JOIN run_tags e ON e.run_id = r.run_id AND e.key = 'dagster/asset_partition_range_end' "
+                             f"WHERE t.value = '{backfill_id}'")
+    assert backfill_runs and all(status == "SUCCESS" for status, *_ in backfill_runs)
+    # one run per folder (000-003 too): the backfill is cut into single-folder runs
+    assert sorted((first, last) for _, first, last in backfill_runs) == [(f, f) for f in audio_folders]
     assert postgres(deployment["services"], "SELECT count(*) FROM bulk_actions")[0][0] == 1
-    # ... whose steps ran on the Celery worker
-    assert "execute_plan" in procs.log("worker") and "succeeded" in procs.log("worker")
+    # ... whose extraction steps ran on the Celery workers, both of them (the asset logs each commit)
+    committed = {worker: re.findall(r"folder (\d{3}) committed", procs.log(worker)) for worker in WORKERS}
+    assert sorted(sum(committed.values(), [])) == audio_folders, committed
+    assert all(committed.values()), committed
+    print(f"folders extracted per Celery worker: {committed}")
 
     # 4. MLflow's server (PostgreSQL backend) has the training: parent run, child runs, champion
     base = deployment["mlflow"]

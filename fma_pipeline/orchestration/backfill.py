@@ -9,7 +9,8 @@ A folder partition is picked when
 
 Partitions in progress are left alone. :func:`run_backfill` re-runs the picked partitions
 in-process through the local instance, one run per contiguous range of folders (at most
-40 per run, the asset's backfill policy), every run tagged ``fma/backfill=<id>``;
+:func:`~fma_pipeline.orchestration.partitions.partitions_per_run` per run, 40 unless
+``FMA_PARTITIONS_PER_RUN`` says otherwise), every run tagged ``fma/backfill=<id>``;
 :func:`launch_backfill_via_webserver` instead creates a real asset backfill through a
 running webserver's ``launchPartitionBackfill`` GraphQL mutation (the daemon runs it).
 """
@@ -25,11 +26,10 @@ from itertools import groupby
 import dagster as dg
 
 from fma_pipeline.core.fma import FOLDERS, list_audio_files
-from fma_pipeline.orchestration.partitions import folder_partitions
+from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
 from fma_pipeline.orchestration.resources import FmaData
 
 FEATURES = "track_features"
-MAX_PARTITIONS_PER_RUN = 40  # track_features' BackfillPolicy.multi_run(max_partitions_per_run=40)
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,10 @@ def find_backfill_partitions(instance: dg.DagsterInstance, fma: FmaData,
     return found
 
 
-def contiguous_chunks(keys: list[str], size: int = MAX_PARTITIONS_PER_RUN) -> list[list[str]]:
-    """Runs of consecutive folder keys, each cut to at most ``size`` keys."""
+def contiguous_chunks(keys: list[str], size: int | None = None) -> list[list[str]]:
+    """Runs of consecutive folder keys, each cut to at most ``size`` keys (default: the folders
+    per in-process run, :func:`partitions_per_run`)."""
+    size = size or partitions_per_run(in_process=True)
     index = {k: i for i, k in enumerate(FOLDERS)}
     chunks = []
     for _, group in groupby(enumerate(sorted(keys, key=index.__getitem__)), lambda p: index[p[1]] - p[0]):

@@ -12,7 +12,7 @@ import pandas as pd
 from fma_pipeline.core.extraction import FolderResult, extract_folders, feature_values
 from fma_pipeline.core.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.storage import parquet_rows, read_parquet, write_parquet, write_parquet_parts
-from fma_pipeline.orchestration.partitions import folder_partitions
+from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
 from fma_pipeline.orchestration.resources import Extraction, FmaData
 
 FEATURES = "track_features"
@@ -57,7 +57,8 @@ def _previous(fma: FmaData, key: str) -> tuple[pd.DataFrame | None, ...]:
                      description="The same 708 features per 3 s window of each clip (segment-level learning)."),
     ],
     partitions_def=folder_partitions,
-    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=40),
+    # 40 folders per run on one machine (one process pool), 1 with the Celery executor (partitions.py)
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=partitions_per_run()),
     can_subset=False,
 )
 def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: Extraction):
