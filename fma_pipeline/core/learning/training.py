@@ -40,7 +40,8 @@ from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
-from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedGroupKFold, cross_val_score
+from sklearn.model_selection import (GridSearchCV, RandomizedSearchCV, StratifiedGroupKFold, StratifiedKFold,
+                                     cross_val_score)
 
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.families import FAMILY_SETS, family_choices
@@ -152,10 +153,22 @@ def split_rows(labels: pd.DataFrame) -> tuple[pd.Index, pd.Index]:
     return labels.index[~is_test.to_numpy()], labels.index[is_test.to_numpy()]
 
 
-def cv_splitter(y: pd.Series, groups: pd.Series, folds: int, seed: int) -> StratifiedGroupKFold:
-    """Artist-grouped, genre-stratified folds; fewer folds when there are few artists."""
-    min_groups = int(pd.DataFrame({"y": y, "g": groups}).groupby("y")["g"].nunique().min())
-    return StratifiedGroupKFold(n_splits=max(2, min(folds, min_groups)), shuffle=True, random_state=seed)
+def cv_folds(y: pd.Series, groups: pd.Series, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Artist-grouped, genre-stratified folds over rows (clips or windows); fewer folds when
+    there are few artists. ``y`` and ``groups`` hold one value per row.
+
+    When every row is its own group (clips with no artist information, as in gtzan-mini),
+    grouping is moot and plain ``StratifiedKFold`` is used, which balances the genres
+    across folds more evenly. Windows of one track share its artist (or track) group, so
+    they always stay together.
+    """
+    min_groups = int(pd.DataFrame({"y": np.asarray(y), "g": np.asarray(groups)}).groupby("y")["g"].nunique().min())
+    n_splits = max(2, min(folds, min_groups))
+    if pd.Series(np.asarray(groups)).is_unique:
+        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y)), np.asarray(y), np.asarray(groups)))
 
 
 def sample_tracks(labels: pd.DataFrame, limit: int, seed: int = 0) -> pd.Index:
@@ -216,9 +229,7 @@ class _Data:
         self.X_tune = rows_of(self.X, self.tune_ids)
         self.y_tune = row_labels(self.X_tune, self.labels, "genre")
         groups = row_labels(self.X_tune, self.labels, "artist_id")
-        tune = self.labels.loc[self.tune_ids]
-        splitter = cv_splitter(tune["genre"], tune["artist_id"], self.config.cv_folds, self.config.seed)
-        self.folds = list(splitter.split(self.X_tune, self.y_tune, groups))
+        self.folds = cv_folds(self.y_tune, groups, self.config.cv_folds, self.config.seed)
         # A matrix that is not our 708 features only has 'all', whatever was asked for.
         self.families = [f for f in family_choices(self.X.columns) if f in self.config.families] or ["all"]
 
@@ -454,9 +465,7 @@ def calibrate(trained: TrainedModel, X: pd.DataFrame, labels: pd.DataFrame, conf
     data = training_data(X, labels, config)
     X_fit, y_fit, labels = data.X_fit, data.y_fit, data.labels
     groups = row_labels(X_fit, labels, "artist_id")
-    fit_labels = labels.loc[data.fit_ids]
-    splitter = cv_splitter(fit_labels["genre"], fit_labels["artist_id"], config.calibration_folds, config.seed)
-    folds = list(splitter.split(X_fit, y_fit, groups))
+    folds = cv_folds(y_fit, groups, config.calibration_folds, config.seed)
     unfitted = trained.extra.get("unfitted", trained.pipeline)
     calibrated = CalibratedClassifierCV(clone(unfitted), method="temperature", cv=folds, ensemble=False)
     calibrated.fit(X_fit, y_fit.to_numpy())  # a Series trips CalibratedClassifierCV's label check
