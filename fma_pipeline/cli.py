@@ -66,10 +66,11 @@ def all_checks_for(checks, asset: str) -> list:
 
 #: (title, file under pipeline/, columns shown) of the tables the demo prints.
 RESULT_TABLES = (
-    ("Genre classifiers (held-out test split; champion = best cross-validated macro-F1)",
+    ("Genre classifiers (held-out test split of n_test tracks; champion = best cross-validated macro-F1; "
+     "ece = expected calibration error, the champion's after calibration)",
      "classifier_comparison.parquet",
-     ["model", "branch", "families", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline",
-      "cv_macro_f1"]),
+     ["model", "branch", "families", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "n_test",
+      "cv_macro_f1", "ece"]),
     ("Clip- vs segment-level (best of each by cross-validated macro-F1; winner first)",
      "level_comparison.parquet",
      ["level", "model", "branch", "families", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline"]),
@@ -406,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
     if not args.quiet:
-        os.environ.setdefault("FMA_PROGRESS", "1")  # extraction runs started here show a bar
+        from fma_pipeline.orchestration.progress import PROGRESS_ENV
+
+        os.environ.setdefault(PROGRESS_ENV, "1")  # runs started here show progress on stderr
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # not minutes of retries
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     from fma_pipeline.core.metadata import MetadataError

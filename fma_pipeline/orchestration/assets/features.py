@@ -13,6 +13,7 @@ from fma_pipeline.core.extraction import FolderResult, extract_folders, feature_
 from fma_pipeline.core.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.storage import parquet_rows, read_parquet, write_parquet, write_parquet_parts
 from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
+from fma_pipeline.orchestration.progress import PROGRESS_ENV
 from fma_pipeline.orchestration.resources import Extraction, FmaData
 
 FEATURES = "track_features"
@@ -20,8 +21,6 @@ SEGMENTS = "segment_features"
 #: Keys for ``deps=``/checks; select :data:`folder_features` (both assets) in jobs.
 track_features = dg.AssetKey(FEATURES)
 segment_features = dg.AssetKey(SEGMENTS)
-#: Set by the CLI (unless --quiet) so a run it starts shows a progress bar on stderr.
-PROGRESS_ENV = "FMA_PROGRESS"
 ERRORS = "track_feature_errors"  # per-folder error tables written beside the features
 
 
