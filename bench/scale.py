@@ -595,7 +595,7 @@ def run_assets(data_dir: Path, assets: list[str], timeout: float) -> list[Measur
 
     env = {**os.environ, "FMA_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / ".dagster"),
            "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", QUIET_WARNINGS)}
-    env.pop("FMA_PROGRESS", None)
+    env["FMA_PROGRESS"] = "1"  # progress lines land in bench-logs/<asset>.stderr
     results = []
     for asset in assets:
         argv = [sys.executable, str(Path(__file__).resolve()), "--child-asset", asset, "--data-dir", str(data_dir)]

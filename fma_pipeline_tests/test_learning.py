@@ -121,6 +121,11 @@ def test_tuning_sample_takes_whole_artists_and_keeps_the_genre_mix():
     assert share.between(0.25, 0.42).all() and len(share) == 3
     assert list(sample_tracks(labels, 60, seed=0)) == list(picked)  # deterministic
     assert sample_tracks(labels, 0).equals(labels.index) and sample_tracks(labels, 10_000).equals(labels.index)
+    rare = labels[(labels["genre"] != "g2") | (labels["artist_id"] < 88)]  # g2: 8 artists
+    few = sample_tracks(rare, 60, seed=0)
+    assert rare.loc[few].query("genre == 'g2'")["artist_id"].nunique() < 4
+    more = sample_tracks(rare, 60, seed=0, min_artists=5)  # a rare genre gets enough artists for 5 folds
+    assert rare.loc[more].query("genre == 'g2'")["artist_id"].nunique() == 5 and set(few) < set(more)
     model = train_one("lda", "scaled", X, labels, TrainingConfig(n_jobs=1, cv_folds=3, tune_tracks=60))
     assert model.extra["n_tune"] < model.extra["n_train"] == 180  # tuned on a sample, refit on all training tracks
     assert model.test["accuracy"] > model.test["majority_baseline"] + 0.3

@@ -54,7 +54,7 @@ from fma_pipeline.core.learning.families import FAMILY_SETS, FeatureFamilies
 
 BRANCHES: tuple[str, ...] = ("scaled", "pca")
 #: Landmarks of the ``svm`` model's kernel approximation (fewer when a fold has fewer rows).
-NYSTROEM_COMPONENTS = 1500
+NYSTROEM_COMPONENTS = 1000
 #: Bootstrap rows per random-forest tree: bounds fit time and model size at any data size.
 FOREST_MAX_SAMPLES = 5000
 #: How each model copes with class imbalance (recorded with every run).
@@ -96,7 +96,7 @@ def nystroem_classifier() -> Pipeline:
     class-weighted logistic regression. Its parameters are ``kernel__…`` and ``linear__…``;
     on fewer rows than landmarks Nystroem uses every row (and warns)."""
     return Pipeline([("kernel", Nystroem(kernel="rbf", n_components=NYSTROEM_COMPONENTS, random_state=0)),
-                     ("linear", LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000))])
+                     ("linear", LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000))])
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ class SubgenreConfig:
     models: tuple[str, ...] = ("logistic_regression", "svm")
     branch: str = "scaled"
     pca_variance: float = 0.95
-    cv_folds: int = 5
+    cv_folds: int = TrainingConfig.cv_folds
     n_jobs: int = -1
     seed: int = 0
     search: str = "grid"  # or "random", with search_iterations candidates per model (see TrainingConfig)

@@ -30,7 +30,7 @@ class ClassifiersConfig(dg.Config):
     models: list[str] = Field(default=list(DEFAULT_MODELS), description="Zoo entries to train.")
     branches: list[str] = Field(default=list(BRANCHES), description="scaled and/or pca.")
     pca_variance: float = Field(default=0.95, description="Variance kept by the PCA branch.")
-    cv_folds: int = Field(default=5, description="Artist-grouped CV folds of the search.")
+    cv_folds: int = Field(default=TrainingConfig.cv_folds, description="Artist-grouped CV folds of the search.")
     n_jobs: int = Field(default=-1, description="Parallel search jobs (-1 = all cores).")
     seed: int = 0
     ensemble_size: int = Field(default=3, description="Soft-voting ensemble of the best N models; 0 = none.")

@@ -47,7 +47,7 @@ class SubgenreClassifiersConfig(dg.Config):
     models: list[str] = Field(default=list(SubgenreConfig.models),
                               description="Zoo entries; the best by artist-grouped CV macro-F1 is kept.")
     branch: str = Field(default="scaled", description="scaled or pca pipeline.")
-    cv_folds: int = Field(default=5, description="Artist-grouped CV folds (fewer when artists are few).")
+    cv_folds: int = Field(default=SubgenreConfig.cv_folds, description="Artist-grouped CV folds (fewer when artists are few).")
     n_jobs: int = Field(default=-1, description="Parallel grid-search jobs (-1 = all cores).")
     seed: int = 0
     search: str = Field(default="grid", description="'grid' or 'random' (randomised search over wider spaces).")
