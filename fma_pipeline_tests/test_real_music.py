@@ -45,6 +45,16 @@ def test_predict_a_held_out_clip(trained_root, gtzan_dir, capsys):
     assert len(rows) == len(held_out) and all(r["status"] == "ok" for r in rows)
     right = sum(r["genre"].lower().replace("-", "") == p.name.split(".")[0] for r, p in zip(rows, held_out))
     assert right >= len(rows) // 2  # held-out real clips, 10 genres: chance is 10 %
+    # calibrated probabilities: not the near-0/1 answers an uncalibrated linear model gives
+    assert sum(r["probability"] > 0.999 for r in rows) < len(rows) / 2
+
+
+def test_the_registered_champion_is_calibrated_on_held_out_folds(trained_root):
+    from fma_pipeline.core.tracking import MlflowStore, load_champion
+
+    model, _ = load_champion(MlflowStore.under(trained_root))
+    assert type(model).__name__ == "CalibratedClassifierCV" and model.method == "temperature"
+    assert model.ensemble is False  # one model fitted on all training rows; folds only set the temperature
 
 
 def test_tag_a_folder_mixing_audio_and_junk(trained_root, gtzan_dir, tmp_path):
