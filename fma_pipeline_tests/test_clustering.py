@@ -68,3 +68,84 @@ def test_maps_have_two_columns_and_unknown_inputs_are_refused(tmp_path):
     assert clustering.map_png(xy, {"genre": colour}, tmp_path / "m.png", "t").stat().st_size > 0
     with pytest.raises(ValueError, match="unknown clustering method"):
         clustering.fit_clusters(X.to_numpy(), "dbscan", 2)
+
+
+def test_samples_are_seeded_sorted_and_keep_each_genre_share():
+    strata = np.repeat([0, 1, 2], [700, 250, 50])
+    rows = clustering.sample_rows(1000, 200, seed=5, strata=strata)
+    assert len(rows) == 200 and len(np.unique(rows)) == 200 and (np.diff(rows) > 0).all()
+    assert list(np.bincount(strata[rows])) == [140, 50, 10]
+    assert (rows == clustering.sample_rows(1000, 200, seed=5, strata=strata)).all()
+    assert not (rows == clustering.sample_rows(1000, 200, seed=6, strata=strata)).all()
+    assert (clustering.sample_rows(150, 200) == np.arange(150)).all()  # no sample below the bound
+
+
+def test_bounds_only_bite_above_their_size():
+    config = clustering.ClusterConfig()
+    assert clustering.kmeans_restarts(240, config) == clustering.kmeans_restarts(4000, config) == 10
+    assert clustering.kmeans_restarts(10_000, config) == 4 and clustering.kmeans_restarts(10**7, config) == 1
+    assert clustering.sweep_ks(12, 240, config) == list(range(2, 25))
+    assert clustering.sweep_ks(12, 106_574, config) == list(range(2, 25, 2))
+    assert clustering.sweep_ks(12, 25_000, clustering.ClusterConfig(k_min=3)) == [*range(3, 25, 2), 24]
+
+
+def test_k_genres_keeps_every_restart_when_the_sweep_has_fewer(monkeypatch):
+    restarts = {}
+    real_kmeans = clustering.KMeans
+
+    def recording_kmeans(n_clusters, n_init, **kwargs):
+        restarts[n_clusters] = n_init
+        return real_kmeans(n_clusters, n_init=n_init, **kwargs)
+
+    monkeypatch.setattr(clustering, "KMeans", recording_kmeans)
+    rng = np.random.default_rng(7)
+    X = pd.DataFrame(rng.normal(size=(60, 3)))
+    genres = pd.Series(np.repeat(list("abc"), 20), index=X.index)
+    clustering.cluster_branch(X, genres, "scaled", clustering.ClusterConfig(k_max=5, restart_rows=60))
+    assert restarts == {2: 1, 3: 10, 4: 1, 5: 1}
+
+
+def test_small_branches_get_the_exhaustive_clusterings():
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame(np.concatenate([c + rng.normal(0, 2, (50, 6)) for c in rng.normal(0, 3, (4, 6))]))
+    genres = pd.Series(np.repeat(list("abcd"), 50), index=X.index)
+    huge = 10**9
+    exhaustive = clustering.ClusterConfig(k_max=6, fit_max=huge, restart_rows=huge, kmeans_max_iter=300,
+                                          coarse_sweep_above=huge, agglomerative_max=huge)
+    bounded, unbounded = (clustering.score_table(clustering.cluster_branch(X, genres, "scaled", c))
+                          for c in (clustering.ClusterConfig(k_max=6), exhaustive))
+    pd.testing.assert_frame_equal(bounded, unbounded)
+
+
+def test_kmeans_and_mixture_fit_on_a_sample_and_assign_every_track():
+    rng = np.random.default_rng(5)
+    X = np.concatenate([rng.normal(0, 1, (300, 4)), rng.normal(12, 1, (100, 4))])
+    strata = np.repeat([0, 1], [300, 100])
+    config = clustering.ClusterConfig(fit_max=40)
+    for method in ("kmeans", "gmm"):
+        labels = clustering.fit_clusters(X, method, 2, config, strata)
+        assert len(labels) == 400 and clustering.external_scores(strata, labels)["ari"] == 1.0, method
+
+
+def test_silhouette_from_one_distance_matrix_matches_scikit_learn():
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(6)
+    X, labels = rng.normal(size=(90, 5)), np.repeat([0, 1, 2], 30)
+    assert clustering.silhouette(X, labels) == pytest.approx(silhouette_score(X, labels))
+    score = clustering.silhouette_scorer(X, sample=40, seed=1)
+    assert -1 <= score(labels) <= 1 and np.isnan(score(np.zeros(90, dtype=int)))
+
+
+def test_every_bound_is_documented_and_mirrored_in_the_dagster_config():
+    from dataclasses import fields
+
+    from fma_pipeline.orchestration.assets.clusters import ClustersConfig
+
+    schema = ClustersConfig.model_json_schema()["properties"]
+    for f in fields(clustering.ClusterConfig):
+        assert len(clustering.field_doc(f.name)) > 10, f.name
+        assert schema[f.name]["default"] == f.default and schema[f.name]["description"] == clustering.field_doc(f.name)
+    assert ClustersConfig(fit_max=7, k_max=5).clustering() == clustering.ClusterConfig(fit_max=7, k_max=5)
+    with pytest.raises(ValueError, match="fit_max=0"):
+        ClustersConfig(fit_max=0).clustering()

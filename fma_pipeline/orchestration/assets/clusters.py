@@ -1,6 +1,6 @@
 """``genre_clusters``: unsupervised clusterings of both feature branches, scored against the genres."""
 
-
+from dataclasses import fields
 from pathlib import Path
 
 import dagster as dg
@@ -19,20 +19,31 @@ BRANCH_FILES = {"scaled": "scaled_features.parquet", "pca": "pca_features.parque
 MAP_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
 
 
+def _mirrored(name: str):
+    """A ``ClustersConfig`` field with the default and documentation of ``ClusterConfig.<name>``."""
+    return Field(default=clustering.ClusterConfig.__dataclass_fields__[name].default,
+                 description=clustering.field_doc(name))
+
+
 class ClustersConfig(dg.Config):
+    """Run config of ``genre_clusters``: which branches and maps, and every :class:`ClusterConfig` field."""
+
     branches: list[str] = Field(default=list(BRANCH_FILES), description="scaled and/or pca.")
-    k_min: int = Field(default=2, description="Smallest k of the k-means sweep.")
-    k_max: int = Field(default=0, description="Largest k of the sweep; 0 = twice the number of genres.")
     maps: list[str] = Field(default=["pca", "tsne"], description="2-D maps to draw: pca and/or tsne.")
-    map_points: int = Field(default=2000, description="Tracks drawn per map (seeded sample).")
-    silhouette_sample: int = Field(default=5000, description="Tracks used per silhouette (seeded sample).")
-    agglomerative_max: int = Field(default=20000, description="Ward fits on at most this many tracks.")
-    seed: int = 0
+    k_min: int = _mirrored("k_min")
+    k_max: int = _mirrored("k_max")
+    seed: int = _mirrored("seed")
+    fit_max: int = _mirrored("fit_max")
+    kmeans_n_init: int = _mirrored("kmeans_n_init")
+    restart_rows: int = _mirrored("restart_rows")
+    kmeans_max_iter: int = _mirrored("kmeans_max_iter")
+    coarse_sweep_above: int = _mirrored("coarse_sweep_above")
+    silhouette_sample: int = _mirrored("silhouette_sample")
+    agglomerative_max: int = _mirrored("agglomerative_max")
+    map_points: int = _mirrored("map_points")
 
     def clustering(self) -> clustering.ClusterConfig:
-        return clustering.ClusterConfig(k_min=self.k_min, k_max=self.k_max, seed=self.seed,
-                                        silhouette_sample=self.silhouette_sample,
-                                        agglomerative_max=self.agglomerative_max, map_points=self.map_points)
+        return clustering.ClusterConfig(**{f.name: getattr(self, f.name) for f in fields(clustering.ClusterConfig)})
 
 
 def _save_png(draw, target: Path, **kwargs) -> Path:
