@@ -31,6 +31,12 @@ def dagster_home(data_dir: Path) -> Path:
     return home
 
 
+def uses_celery() -> bool:
+    """Whether the code location runs on the team deployment's Celery executor
+    (``FMA_EXECUTOR=celery``); needs no Celery package to answer."""
+    return os.environ.get("FMA_EXECUTOR", "").strip().lower() == "celery"
+
+
 def team_executor():
     """Dagster's Celery executor when ``FMA_EXECUTOR=celery`` (the team deployment), else None.
 
@@ -40,7 +46,7 @@ def team_executor():
     that has the same code, ``DAGSTER_HOME`` (PostgreSQL storage) and data root. Without
     it Dagster's default executor runs the steps in processes beside the run.
     """
-    if os.environ.get("FMA_EXECUTOR", "").strip().lower() != "celery":
+    if not uses_celery():
         return None
     from dagster_celery import celery_executor
 

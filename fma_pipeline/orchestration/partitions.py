@@ -38,8 +38,8 @@ def partitions_per_run(in_process: bool = False) -> int:
         if not value.isdigit() or int(value) < 1:
             raise ValueError(f"{PARTITIONS_PER_RUN_ENV}={value!r}: expected a whole number of folders >= 1")
         return int(value)
-    from fma_pipeline.orchestration.instance import team_executor
+    from fma_pipeline.orchestration.instance import uses_celery
 
-    if not in_process and team_executor() is not None:
+    if not in_process and uses_celery():
         return CELERY_PARTITIONS_PER_RUN
     return PARTITIONS_PER_RUN
