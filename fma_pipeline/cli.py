@@ -15,9 +15,11 @@ from pathlib import Path
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
-    data_dir = Path(args.data_dir or os.environ.get("FMA_DATA_DIR", "data")).resolve()
+    from fma_pipeline.core.catalogue import DATA_DIR_ENV, default_data_dir
+
+    data_dir = Path(args.data_dir).resolve() if args.data_dir else default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["FMA_DATA_DIR"] = str(data_dir)
+    os.environ[DATA_DIR_ENV] = str(data_dir)
     from fma_pipeline.orchestration.instance import dagster_home
 
     dagster_home(data_dir)
@@ -47,11 +49,12 @@ def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstre
     from fma_pipeline.definitions import all_assets, all_checks, resources
     from fma_pipeline.orchestration.assets.features import folder_features
     from fma_pipeline.orchestration.backfill import contiguous_chunks
+    from fma_pipeline.orchestration.checks import feature_checks
 
     instance = dg.DagsterInstance.get()
     # runs of consecutive folders, at most partitions_per_run(in_process=True) each (one process pool per run)
     for chunk in contiguous_chunks(partitions or list(FOLDERS)):
-        dg.materialize([folder_features, *all_checks_for(all_checks, "track_features")], instance=instance,
+        dg.materialize([folder_features, *feature_checks], instance=instance,
                        resources=resources(), run_config=QUIET_LOGS, tags={"dagster/asset_partition_range_start": chunk[0],
                                                     "dagster/asset_partition_range_end": chunk[-1]})
     if downstream:
@@ -60,23 +63,19 @@ def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstre
                        resources=resources(), run_config={**QUIET_LOGS, **(run_config or {})})
 
 
-def all_checks_for(checks, asset: str) -> list:
-    return [c for c in checks if any(k.asset_key.to_user_string() == asset for k in c.check_keys)]
-
-
-#: (title, file under pipeline/, columns shown) of the tables the demo prints.
+#: (title, stored table (see core/catalogue.py), columns shown) of the tables the demo prints.
 RESULT_TABLES = (
     ("Genre classifiers (held-out test split of n_test tracks; champion = best cross-validated macro-F1; "
      "ece = expected calibration error, the champion's after calibration)",
-     "classifier_comparison.parquet",
+     "CLASSIFIER_COMPARISON",
      ["model", "branch", "families", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "n_test",
       "cv_macro_f1", "ece"]),
     ("Clip- vs segment-level (best of each by cross-validated macro-F1; winner first)",
-     "level_comparison.parquet",
+     "LEVEL_COMPARISON",
      ["level", "model", "branch", "families", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline"]),
-    ("Unsupervised clusters against the true genres", "cluster_scores.parquet",
+    ("Unsupervised clusters against the true genres", "CLUSTER_SCORES",
      ["method", "branch", "k", "ari", "nmi", "v_measure", "purity"]),
-    ("Sub-genre classifiers (held-out test split)", "subgenre_scores.parquet",
+    ("Sub-genre classifiers (held-out test split)", "SUBGENRE_SCORES",
      ["parent", "classes", "accuracy", "macro_f1", "majority_baseline"]),
 )
 #: The demo's sample has ~6 tracks per sub-genre; real FMA keeps the default of 20.
@@ -87,15 +86,17 @@ def results_table(data_dir: Path, which: int = 0) -> str:
     """One of :data:`RESULT_TABLES` as plain text (clusters: k = number of genres only)."""
     import pandas as pd
 
+    from fma_pipeline.core import catalogue
     from fma_pipeline.core.storage import read_parquet
 
     title, name, columns = RESULT_TABLES[which]
-    path = data_dir / "pipeline" / name
+    root = catalogue.DataRoot(data_dir)
+    path = root.path(getattr(catalogue, name))
     if not path.exists():
         return f"{title}: not materialised"
     table = read_parquet(path)
-    if name == "cluster_scores.parquet" and len(table):
-        genres = read_parquet(data_dir / "pipeline" / "tracks.parquet")["genre"].nunique()
+    if name == "CLUSTER_SCORES" and len(table):
+        genres = read_parquet(root.path(catalogue.TRACKS))["genre"].nunique()
         table = table[table["k"] == genres]
     if table.empty:
         return f"{title}: none (see the asset's metadata for why)"
@@ -153,9 +154,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_mlflow_ui(args: argparse.Namespace) -> int:
-    from fma_pipeline.core.tracking import MlflowStore
+    from fma_pipeline.core.catalogue import DataRoot
 
-    store = MlflowStore.under(_data_dir(args))
+    store = DataRoot(_data_dir(args)).mlflow_store()
     os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     argv = ["mlflow", "ui", "--backend-store-uri", store.tracking_uri,
             "--default-artifact-root", store.artifact_root.as_uri(),
@@ -189,9 +190,10 @@ def load_model(data_dir: Path, model: str | None):
     """
     import mlflow
 
-    from fma_pipeline.core.tracking import MlflowStore, load_champion
+    from fma_pipeline.core.catalogue import DataRoot
+    from fma_pipeline.core.tracking import load_champion
 
-    store = MlflowStore.under(data_dir)
+    store = DataRoot(data_dir).mlflow_store()
     if model is None:
         try:
             return load_champion(store)
@@ -275,16 +277,16 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from fma_pipeline.core.catalogue import DataRoot
     from fma_pipeline.core.report import build_report, report_figures
-    from fma_pipeline.core.tracking import MlflowStore
 
     data_dir = _data_dir(args)
     out = build_report(data_dir, Path(args.out) if args.out else None)
     figures = report_figures(data_dir)
-    if figures and (data_dir / "mlflow.db").exists():
+    if figures and DataRoot(data_dir).has_mlflow_store():
         import mlflow
 
-        MlflowStore.under(data_dir).activate()
+        DataRoot(data_dir).mlflow_store().activate()
         with mlflow.start_run(run_name="report"):
             for path in figures.values():
                 mlflow.log_artifact(str(path), artifact_path="report")

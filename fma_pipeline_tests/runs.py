@@ -9,8 +9,10 @@ import dagster as dg
 
 from fma_pipeline.core.fma import FOLDERS
 from fma_pipeline.definitions import all_assets, all_checks
-from fma_pipeline.orchestration.assets.features import folder_features, track_features
-from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
+from fma_pipeline.definitions import resources as pipeline_resources
+from fma_pipeline.orchestration.assets.features import folder_features
+from fma_pipeline.orchestration.checks import feature_checks
+from fma_pipeline.orchestration.resources import Extraction, FmaData
 
 
 def materialise_sample(sample: Path, root: Path, run_config: dict, selection=None):
@@ -18,9 +20,7 @@ def materialise_sample(sample: Path, root: Path, run_config: dict, selection=Non
     downstream ``selection`` (default: everything else). Returns ``(instance, features, rest)``."""
     shutil.copytree(sample, root, dirs_exist_ok=True)
     instance = dg.DagsterInstance.ephemeral()
-    resources = {"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=2),
-                 "mlflow_tracker": MlflowTracker()}
-    feature_checks = [c for c in all_checks if any(k.asset_key == track_features for k in c.check_keys)]
+    resources = pipeline_resources(FmaData(data_dir=str(root)), Extraction(workers=2))
     features = dg.materialize([folder_features, *feature_checks], instance=instance, resources=resources,
                               tags={"dagster/asset_partition_range_start": FOLDERS[0],
                                     "dagster/asset_partition_range_end": FOLDERS[-1]})

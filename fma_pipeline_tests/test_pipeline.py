@@ -130,6 +130,31 @@ def test_segment_features_come_from_the_same_extraction_and_are_compared(pipelin
     assert set(searched["params.param.families"]) <= set(SEGMENT_FAMILIES)  # the segment default: timbre sets
 
 
+def test_a_segment_champion_predicts_with_its_own_windows_and_vote(pipeline_run, tiny_sample):
+    """A segment-level model, as registered with segment_classifiers' register_champion, is
+    fed 3 s windows of a new file (not 30 s clips) and its answer is their mean probability."""
+    from fma_pipeline.core.tagging import TagSettings, file_features, tag_files
+
+    root, *_ = pipeline_run
+    MlflowStore.under(root).activate()
+    runs = mlflow.search_runs(experiment_names=["fma-genre-classification"])
+    parents = runs.loc[runs["tags.mlflow.runName"].str.startswith("segment_classifiers"), "run_id"]
+    best = runs[runs["tags.mlflow.parentRunId"].isin(parents) & (runs["tags.champion"] == "true")].iloc[0]
+    uri = f"runs:/{best['run_id']}/model"
+    metadata = dict(mlflow.models.get_model_info(uri).metadata)
+    model = mlflow.sklearn.load_model(uri)
+    settings = TagSettings.from_model_metadata(metadata)
+    assert metadata["level"] == "segment" and settings.window_seconds == 3.0 == metadata["window_seconds"]
+    assert settings.max_windows == 200 and TagSettings.from_model_metadata({}).window_seconds == 30.0
+    clip = sorted((tiny_sample / "fma_small" / "000").glob("*.mp3"))[0]  # a 6 s clip: two 3 s windows
+    windows = file_features(clip, settings)
+    assert len(windows) == 2
+    row = tag_files(model, [clip], settings).iloc[0]
+    assert row["status"] == "ok" and row["windows"] == 2 and row["genre"] in set(metadata["classes"])
+    mean = model.predict_proba(windows.loc[:, list(model.feature_names_in_)]).mean(axis=0)
+    assert row["probability"] == pytest.approx(mean.max())
+
+
 def _metadata(result, asset: str) -> dict:
     return next(m.metadata for m in result.asset_materializations_for_node("folder_features")
                 if m.asset_key == dg.AssetKey(asset))

@@ -465,7 +465,10 @@ def _run_tracks_and_matrix(root: Path, feature_ids: list[int]) -> tuple[dg.Execu
         rows[("file", "blake2b", "")] = "x"
         write_parquet(rows.astype(template.dtypes.to_dict()), root / "pipeline" / "track_features" / f"{key}.parquet")
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([tracks_asset, feature_matrix], resources={"fma": FmaData(data_dir=str(root))},
+    from fma_pipeline.definitions import all_assets, resources
+
+    result = dg.materialize(all_assets, selection=[tracks_asset, feature_matrix],
+                            resources=resources(FmaData(data_dir=str(root))),
                             instance=instance, run_config={"ops": {"tracks": {"config": {"min_tracks": 2}}}})
     result.logs = [str(e.user_message) for e in instance.all_logs(result.run_id)]
     return result, read_parquet(root / "pipeline" / "feature_matrix.parquet")

@@ -103,12 +103,12 @@ def test_feature_parquets_have_the_extraction_layout(scale, generated):
 
 
 def test_blocking_asset_checks_pass(generated):
-    from fma_pipeline.orchestration.checks import features_are_finite, has_all_feature_columns
-    from fma_pipeline.orchestration.resources import FmaData
+    from fma_pipeline.core.catalogue import DataRoot
+    from fma_pipeline.orchestration.checks import non_finite_rows, stored_folders, wrong_widths
 
-    fma = FmaData(data_dir=str(generated[0]))
-    assert features_are_finite(fma=fma).passed
-    assert has_all_feature_columns(fma=fma).passed
+    root = DataRoot(generated[0])
+    assert non_finite_rows(stored_folders(root)) == {}
+    assert wrong_widths(stored_folders(root)) == {}
 
 
 def test_default_plan_spreads_over_fma_folders_with_subgenres_and_fma_like_difficulty(scale):

@@ -18,7 +18,7 @@ from fma_pipeline.core.subgenres import derive_subgenres, fold_small
 from fma_pipeline.core.tracking import MlflowStore
 from fma_pipeline.orchestration.assets.clusters import genre_clusters
 from fma_pipeline.orchestration.assets.subgenres import subgenre_classifiers
-from fma_pipeline.orchestration.resources import FmaData, MlflowTracker
+from fma_pipeline.orchestration.resources import FmaData
 from fma_pipeline_tests.runs import materialise_sample
 
 ROCK, PUNK, POST_PUNK, METAL, TECHNO = 12, 25, 89, 31, 181  # FMA's real ids: Post-Punk ⊂ Punk ⊂ Rock
@@ -147,8 +147,10 @@ def test_subgenre_classifiers_asset_logs_a_child_run_per_classifier(tmp_path):
     X, labels = synthetic()
     write_parquet(X, tmp_path / "pipeline" / "feature_matrix.parquet")
     write_parquet(labels, tmp_path / "pipeline" / "subgenre_labels.parquet")
-    result = dg.materialize([subgenre_classifiers], resources={"fma": FmaData(data_dir=str(tmp_path)),
-                                                               "mlflow_tracker": MlflowTracker()},
+    from fma_pipeline.definitions import all_assets, resources
+
+    result = dg.materialize(all_assets, selection=[subgenre_classifiers],
+                            resources=resources(FmaData(data_dir=str(tmp_path))),
                             run_config={"ops": {"subgenre_classifiers": {"config": {
                                 **RUN["ops"]["subgenre_classifiers"]["config"],
                                 "search": "random", "search_iterations": 2}}}})

@@ -46,6 +46,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fma_pipeline.core.audio import DEFAULT_SR
+
 #: Series per feature family, in FMA's (alphabetical) column order.
 FEATURE_SIZES: dict[str, int] = {
     "chroma_cens": 12, "chroma_cqt": 12, "chroma_stft": 12, "mfcc": 20, "rmse": 1,
@@ -74,7 +76,7 @@ class FeatureConfig:
     native 44,100, which is available for parity with FMA's published features).
     """
 
-    sr: int = 22_050
+    sr: int = DEFAULT_SR
     n_fft: int = 2048
     hop_length: int = 512
     n_mfcc: int = 20

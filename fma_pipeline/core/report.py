@@ -1,6 +1,7 @@
 """One self-contained HTML report of the pipeline's results, readable from disk or an email.
 
-Built only from the Parquet outputs under ``<data_dir>/pipeline/``, so it needs neither
+Built only from the Parquet outputs under ``<data_dir>/pipeline/`` (found through the
+catalogue, ``core/catalogue.py``), so it needs neither
 Dagster nor MLflow running. Figures are PNGs embedded as base64 data URIs and the CSS is
 inline: the file has no external URL and opens anywhere. Each section reads what exists
 and says "not materialised yet" for what does not, so the report can be built after any
@@ -22,17 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fma_pipeline.core.catalogue import (CATALOGUE, CHAMPION_CONFUSION, CHAMPION_PER_GENRE, CLASSIFIER_COMPARISON,
+                                         CLUSTER_MAPS, CLUSTER_SCORES, KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS,
+                                         PCA_EXPLAINED_VARIANCE, REPORT, SUBGENRE_SCORES, TRACKS, DataRoot)
 from fma_pipeline.core.learning.plots import bar_png, confusion_png, plt
 from fma_pipeline.core.storage import atomic_path, read_parquet
 
-#: Which asset writes each input, so a missing section says what to materialise.
-PRODUCERS: dict[str, str] = {
-    "tracks.parquet": "tracks", "pca_explained_variance.parquet": "pca_features",
-    "classifier_comparison.parquet": "genre_classifiers", "champion_confusion.parquet": "classifier_metrics",
-    "champion_per_genre.parquet": "classifier_metrics", "key_predictor_families.parquet": "classifier_metrics",
-    "key_predictors.parquet": "classifier_metrics", "cluster_scores.parquet": "genre_clusters",
-    "subgenre_scores.parquet": "subgenre_classifiers",
-}
+#: Which asset writes each stored file, so a missing section says what to materialise.
+PRODUCERS: dict[str, str] = {s.name: s.asset for s in CATALOGUE if s.asset}
 SPLITS = ["training", "validation", "test"]
 SCORES = ["accuracy", "balanced_accuracy", "macro_f1"]
 CONTINGENCY_EXTRA = {"size", "dominant", "dominant_share"}
@@ -62,8 +60,9 @@ class Section:
 
 def build_report(data_dir: Path, out: Path | None = None) -> Path:
     """Write the report (default ``<data_dir>/pipeline/report.html``) atomically; return its path."""
-    pipeline = Path(data_dir) / "pipeline"
-    out = Path(out) if out is not None else pipeline / "report.html"
+    root = DataRoot(Path(data_dir))
+    pipeline = root.pipeline_dir
+    out = Path(out) if out is not None else root.path(REPORT)
     sections = _sections(pipeline)
     with tempfile.TemporaryDirectory() as folder:
         drawn = _draw(sections, Path(folder))
@@ -79,7 +78,7 @@ def report_figures(data_dir: Path, out_dir: Path | None = None) -> dict[str, Pat
 
     For logging as MLflow artifacts; figures whose inputs are missing are left out.
     """
-    pipeline = Path(data_dir) / "pipeline"
+    pipeline = DataRoot(Path(data_dir)).pipeline_dir
     out_dir = Path(out_dir) if out_dir is not None else pipeline / "report_figures"
     out_dir.mkdir(parents=True, exist_ok=True)
     return {k: v for k, v in _draw(_sections(pipeline), out_dir).items() if isinstance(v, Path)}
@@ -132,7 +131,7 @@ def _read(pipeline: Path, name: str, section: Section) -> pd.DataFrame | None:
 
 
 def _balance(pipeline: Path, section: Section) -> None:
-    tracks = _read(pipeline, "tracks.parquet", section)
+    tracks = _read(pipeline, TRACKS.name, section)
     if tracks is None:
         return
     counts = pd.crosstab(tracks["genre"].astype(str), tracks["split"].astype(str))
@@ -148,7 +147,7 @@ def _balance(pipeline: Path, section: Section) -> None:
 
 
 def _pca(pipeline: Path, section: Section) -> None:
-    explained = _read(pipeline, "pca_explained_variance.parquet", section)
+    explained = _read(pipeline, PCA_EXPLAINED_VARIANCE.name, section)
     if explained is None:
         return
     ratios = explained["explained_variance_ratio"].astype(float)
@@ -159,7 +158,7 @@ def _pca(pipeline: Path, section: Section) -> None:
 
 
 def _models(pipeline: Path, section: Section) -> None:
-    table = _read(pipeline, "classifier_comparison.parquet", section)
+    table = _read(pipeline, CLASSIFIER_COMPARISON.name, section)
     if table is None:
         return
     best = table.loc[table["cv_macro_f1"].idxmax()]
@@ -174,23 +173,23 @@ def _models(pipeline: Path, section: Section) -> None:
 
 
 def _champion(pipeline: Path, section: Section) -> None:
-    confusion = _read(pipeline, "champion_confusion.parquet", section)
+    confusion = _read(pipeline, CHAMPION_CONFUSION.name, section)
     if confusion is not None:
         section.blocks.append(Figure("fig-confusion", "Confusion matrix of the champion on the test split",
                                      lambda p: confusion_png(confusion, p, "Champion on the test split")))
-    per_genre = _read(pipeline, "champion_per_genre.parquet", section)
+    per_genre = _read(pipeline, CHAMPION_PER_GENRE.name, section)
     if per_genre is not None:
         section.blocks.append(_table(per_genre, index=False))
 
 
 def _predictors(pipeline: Path, section: Section) -> None:
-    families = _read(pipeline, "key_predictor_families.parquet", section)
+    families = _read(pipeline, KEY_PREDICTOR_FAMILIES.name, section)
     if families is not None:
         section.blocks += [Figure("fig-key-families", "Permutation importance (macro-F1 drop) per feature family",
                                   lambda p: bar_png(families.set_index("family")["importance"], p,
                                                     "Key predictor families", "macro-F1 drop when shuffled")),
                            _table(families, index=False)]
-    top = _read(pipeline, "key_predictors.parquet", section)
+    top = _read(pipeline, KEY_PREDICTORS.name, section)
     if top is not None:
         section.blocks += [Figure("fig-key-features", "Permutation importance of the top individual features",
                                   lambda p: bar_png(top.set_index("feature")["importance"], p,
@@ -199,7 +198,7 @@ def _predictors(pipeline: Path, section: Section) -> None:
 
 
 def _clusters(pipeline: Path, section: Section) -> None:
-    scores = _read(pipeline, "cluster_scores.parquet", section)
+    scores = _read(pipeline, CLUSTER_SCORES.name, section)
     if scores is not None:
         if (scores["method"] == "kmeans").any():
             section.blocks.append(Figure("fig-cluster-sweep", "Agreement of k-means clusters with genres against k",
@@ -214,13 +213,13 @@ def _clusters(pipeline: Path, section: Section) -> None:
                                   lambda p, c=counts, n=name: _heatmap_png(c, p, f"Clusters × genres: {n}"))]
         if CONTINGENCY_EXTRA <= set(table.columns):
             section.blocks.append(_table(table[["size", "dominant", "dominant_share"]]))
-    for path in sorted((pipeline / "cluster_maps").glob("*.png")):
+    for path in sorted((pipeline / CLUSTER_MAPS.name).glob("*.png")):
         section.blocks.append(Figure(f"fig-cluster-map-{_slug(path.stem)}", f"Cluster map {path.stem}",
                                      lambda p, src=path: shutil.copyfile(src, p)))
 
 
 def _subgenres(pipeline: Path, section: Section) -> None:
-    table = _read(pipeline, "subgenre_scores.parquet", section)
+    table = _read(pipeline, SUBGENRE_SCORES.name, section)
     if table is None:
         return
     if table.empty:

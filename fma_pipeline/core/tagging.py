@@ -33,8 +33,18 @@ class TagSettings:
 
     @classmethod
     def from_model_metadata(cls, metadata: dict) -> "TagSettings":
+        """Settings matching how the model was trained: its feature configuration, and for a
+        segment-level model (``level: segment``) its window length, with ten times the windows
+        (a clip-level model sees one 30 s window where a segment model sees ten 3 s ones).
+        A file's genre is then the mean of its windows' probabilities, the soft vote the
+        segment model was scored with."""
         config = metadata.get("feature_config") or {}
-        return cls(features=FeatureConfig(**{k: int(v) for k, v in config.items()}))
+        features = FeatureConfig(**{k: int(v) for k, v in config.items()})
+        if metadata.get("level") == "segment":
+            window = float(metadata["window_seconds"])
+            return cls(features=features, window_seconds=window,
+                       max_windows=round(cls.max_windows * cls.window_seconds / window))
+        return cls(features=features)
 
 
 def file_features(path: Path | str, settings: TagSettings = TagSettings()) -> pd.DataFrame:

@@ -35,8 +35,10 @@ class MlflowStore:
 
     @classmethod
     def under(cls, data_dir: Path, experiment: str = "fma-genre-classification") -> "MlflowStore":
-        data_dir = Path(data_dir).resolve()
-        return cls(f"sqlite:///{data_dir / 'mlflow.db'}", data_dir / "mlartifacts", experiment)
+        """The store of data root ``data_dir`` (see ``catalogue.DataRoot.mlflow_store``)."""
+        from fma_pipeline.core.catalogue import DataRoot
+
+        return DataRoot(Path(data_dir)).mlflow_store(experiment)
 
     def activate(self, experiment: str | None = None) -> str:
         """Point MLflow at this store; create the experiment if needed; return its id.

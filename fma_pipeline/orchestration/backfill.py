@@ -25,11 +25,10 @@ from itertools import groupby
 
 import dagster as dg
 
+from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURES
 from fma_pipeline.core.fma import FOLDERS, list_audio_files
 from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
 from fma_pipeline.orchestration.resources import FmaData
-
-FEATURES = "track_features"
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,12 @@ def find_backfill_partitions(instance: dg.DagsterInstance, fma: FmaData,
                              partitions: list[str] | None = None) -> list[BackfillCandidate]:
     """The partitions of ``track_features`` (within ``partitions``) that need a re-run, with why."""
     keys = partitions or list(FOLDERS)
-    status = instance.get_status_by_partition(dg.AssetKey(FEATURES), keys, folder_partitions) or {}
+    status = instance.get_status_by_partition(dg.AssetKey(TRACK_FEATURES.asset), keys, folder_partitions) or {}
     audio_dir = fma.audio_dir
     found = []
     for key in keys:
         state = status.get(key)
-        output = fma.partition_output(FEATURES, key)
+        output = fma.catalogue.partition_path(TRACK_FEATURES, key)
         if state == dg.AssetPartitionStatus.IN_PROGRESS:
             continue
         if state == dg.AssetPartitionStatus.FAILED:
@@ -101,16 +100,15 @@ class BackfillOutcome:
 def run_backfill(instance: dg.DagsterInstance, keys: list[str], resources: dict,
                  run_config: dict | None = None) -> BackfillOutcome:
     """Materialise ``track_features`` (with its checks) for ``keys`` in-process, one run per chunk."""
-    from fma_pipeline.definitions import all_checks
-    from fma_pipeline.orchestration.assets.features import folder_features, track_features
+    from fma_pipeline.orchestration.assets.features import folder_features
+    from fma_pipeline.orchestration.checks import feature_checks
 
-    checks = [c for c in all_checks if any(k.asset_key == track_features for k in c.check_keys)]
     outcome = BackfillOutcome(backfill_id=uuid.uuid4().hex[:8], runs=[])
     for chunk in contiguous_chunks(keys):
         tags = {"fma/backfill": outcome.backfill_id,
                 "dagster/asset_partition_range_start": chunk[0],
                 "dagster/asset_partition_range_end": chunk[-1]}
-        result = dg.materialize([folder_features, *checks], instance=instance, resources=resources,
+        result = dg.materialize([folder_features, *feature_checks], instance=instance, resources=resources,
                                 run_config=run_config, tags=tags, raise_on_error=False)
         outcome.runs.append((chunk, result.run_id, result.success))
     return outcome
@@ -145,7 +143,7 @@ def graphql(url: str, query: str, variables: dict | None = None, timeout: float 
 def launch_backfill_via_webserver(url: str, keys: list[str], title: str = "fma-pipeline backfill --failed") -> str:
     """Create one asset backfill of ``track_features`` for ``keys``; the daemon launches its runs."""
     # both assets of the one extraction (a non-subsettable multi-asset)
-    params = {"assetSelection": [{"path": [FEATURES]}, {"path": ["segment_features"]}], "partitionNames": list(keys),
+    params = {"assetSelection": [{"path": [TRACK_FEATURES.asset]}, {"path": [SEGMENT_FEATURES.asset]}], "partitionNames": list(keys),
               "title": title, "tags": [{"key": "fma/trigger", "value": "backfill --failed"}]}
     result = graphql(url, LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":

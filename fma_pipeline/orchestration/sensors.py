@@ -28,11 +28,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURES
 from fma_pipeline.core.fma import FOLDERS, list_audio_files
 from fma_pipeline.orchestration.resources import FmaData
 
 EXTRACT_JOB = "extract_features"  # defined in fma_pipeline.definitions
-FEATURES = "track_features"
 AUTOMATION_ENV = "FMA_AUTOMATION"
 
 
@@ -101,7 +101,7 @@ def run_key(folder: str, fingerprint: str) -> str:
 
 def _up_to_date(fma: FmaData, key: str) -> bool:
     """First look at a folder: its output is newer than the folder and every file in it."""
-    output = fma.partition_output(FEATURES, key)
+    output = fma.catalogue.partition_path(TRACK_FEATURES, key)
     folder = fma.audio_dir / key
     if not output.is_file():
         return False
@@ -143,7 +143,7 @@ def new_tracks_sensor(context: dg.SensorEvaluationContext, fma: FmaData) -> dg.S
 #: Evaluates :data:`DOWNSTREAM_CONDITION` on the assets downstream of ``track_features``.
 downstream_automation_sensor = dg.AutomationConditionSensorDefinition(
     "downstream_automation",
-    target=dg.AssetSelection.all() - dg.AssetSelection.assets(FEATURES, "segment_features"),
+    target=dg.AssetSelection.all() - dg.AssetSelection.assets(TRACK_FEATURES.asset, SEGMENT_FEATURES.asset),
     default_status=default_sensor_status(),
     minimum_interval_seconds=30,
     description="Brings the assets downstream of track_features up to date after new features.",

@@ -32,59 +32,56 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.mixture import GaussianMixture
 
+from fma_pipeline.core.settings import documented
+
 METHODS: tuple[str, ...] = ("kmeans", "gmm", "agglomerative")
 SCORE_COLUMNS: list[str] = ["method", "branch", "k", "ari", "nmi", "homogeneity", "completeness",
                             "v_measure", "purity", "silhouette"]
-
-
-def _documented(default: int, doc: str):
-    """A dataclass field whose documentation (``field_doc``) is also the Dagster config description."""
-    return field(default=default, metadata={"doc": doc})
 
 
 @dataclass(frozen=True)
 class ClusterConfig:
     """The k sweep, the seed and the bounds that keep clustering affordable at FMA size.
 
-    Each field's documentation (why it exists, why its default): :func:`field_doc`.
+    Each field's documentation (why it exists, why its default): ``settings.field_doc(ClusterConfig, name)``.
     """
 
-    k_min: int = _documented(2, "Smallest k of the k-means sweep.")
-    k_max: int = _documented(0, "Largest k of the k-means sweep; 0 = twice the number of genres.")
-    seed: int = _documented(0, "Seed of every sample, seeding and restart.")
-    fit_max: int = _documented(10_000, (
+    k_min: int = documented(2, "Smallest k of the k-means sweep.")
+    k_max: int = documented(0, "Largest k of the k-means sweep; 0 = twice the number of genres.")
+    seed: int = documented(0, "Seed of every sample, seeding and restart.")
+    fit_max: int = documented(10_000, (
         "k-means and the Gaussian mixture are fitted on at most this many tracks (a seeded sample "
         "stratified by genre), then every track is assigned to its nearest centre or likeliest "
         "component. Fit cost grows with tracks, and 10,000 already pin 12-24 centres down: on "
         "FMA-like data 4 restarts on 10,000 tracks scored within 0.01 ARI of 3 on 20,000 at half "
         "the cost. FMA large then costs what FMA medium does."))
-    kmeans_n_init: int = _documented(10, (
+    kmeans_n_init: int = documented(10, (
         "k-means restarts (the lowest inertia is kept) on small branches, and always at k = genres, "
         "the clustering the asset compares: on weakly clustered features several near-equal optima "
         "exist, and 4 restarts there cost ~0.02-0.03 ARI on FMA-like data."))
-    restart_rows: int = _documented(40_000, (
+    restart_rows: int = documented(40_000, (
         "Elsewhere in the sweep, k-means restarts x fitted tracks stay within this (at least 1, at "
         "most kmeans_n_init): 10 restarts up to 4,000 tracks, 4 on a 10,000-track fit. Each restart "
         "is a full fit, and the sweep's curve needs the trend, not the best optimum of every k."))
-    kmeans_max_iter: int = _documented(100, (
+    kmeans_max_iter: int = documented(100, (
         "Lloyd iterations per k-means restart (scikit-learn's default: 300). Weakly clustered "
         "features creep on for hundreds of iterations at large k (201 at k = 24 on 25,000 "
         "FMA-like tracks); stopping at 100 moved ARI and NMI there by about 0.01 and changed "
         "nothing at k = 12, which converged in 52, nor on small branches."))
-    coarse_sweep_above: int = _documented(10_000, (
+    coarse_sweep_above: int = documented(10_000, (
         "Above this many tracks on a branch the k-means sweep takes every second k (k = genres and "
         "k_max always run): each k costs a k-means fit and a silhouette, and the curve keeps its "
         "shape at half the cost."))
-    silhouette_sample: int = _documented(5000, (
+    silhouette_sample: int = documented(5000, (
         "Silhouettes use at most this many tracks (one seeded sample per branch, whose pairwise "
         "distances are computed once for all its clusterings): n² distances, 200 MB at 5,000."))
-    agglomerative_max: int = _documented(7500, (
+    agglomerative_max: int = documented(7500, (
         "Ward is fitted on at most this many tracks (seeded sample stratified by genre); every "
         "track then joins the nearest cluster centroid. Ward keeps all n²/2 pairwise distances and "
         "its time grows faster than n²: 225 MB at 7,500 tracks, while 20,000 peaked at 3.8 GB and "
         "took 99 s on 708 columns. On FMA-like data 7,500 scored within 0.015 ARI of 20,000; "
         "5,000 lost 0.05 on the PCA branch."))
-    map_points: int = _documented(2000, "Tracks drawn per 2-D map (seeded sample): t-SNE's cost grows with them.")
+    map_points: int = documented(2000, "Tracks drawn per 2-D map (seeded sample): t-SNE's cost grows with them.")
 
     def __post_init__(self) -> None:
         small = [f"{name}={getattr(self, name)}" for name in ("fit_max", "kmeans_n_init", "restart_rows",
@@ -93,11 +90,6 @@ class ClusterConfig:
                  if getattr(self, name) < 1]
         if small:
             raise ValueError(f"cluster bounds must be at least 1: {', '.join(small)}")
-
-
-def field_doc(name: str) -> str:
-    """Documentation of one :class:`ClusterConfig` field: what it bounds and why."""
-    return ClusterConfig.__dataclass_fields__[name].metadata["doc"]
 
 
 @dataclass

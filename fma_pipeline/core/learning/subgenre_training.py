@@ -26,30 +26,37 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from fma_pipeline.core.learning.families import FAMILY_SETS
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.training import (TrainedModel, TrainingConfig, champion, split_rows, train_branch,
                                                  training_data)
+from fma_pipeline.core.settings import documented, field_doc
 
 FLAT, HIERARCHICAL, TOP = "(flat)", "(hierarchical)", "(top level)"
 TABLE_COLUMNS: list[str] = ["parent", "classes", "n_train", "n_test", "accuracy", "balanced_accuracy",
                             "macro_f1", "majority_baseline", "model", "cv_macro_f1"]
 
 
+def _same(name: str):
+    """A field shared with :class:`TrainingConfig`: its default and documentation."""
+    return documented(TrainingConfig.__dataclass_fields__[name].default, field_doc(TrainingConfig, name))
+
+
 @dataclass(frozen=True)
 class SubgenreConfig:
     """A small model set, chosen per classifier by artist-grouped CV macro-F1."""
 
-    models: tuple[str, ...] = ("logistic_regression", "svm")
-    branch: str = "scaled"
-    pca_variance: float = 0.95
-    cv_folds: int = TrainingConfig.cv_folds
-    n_jobs: int = -1
-    seed: int = 0
-    search: str = "grid"  # or "random", with search_iterations candidates per model (see TrainingConfig)
-    search_iterations: int = 12
-    families: tuple[str, ...] = tuple(FAMILY_SETS)  # family sets the search may choose from
-    tune_tracks: int = TrainingConfig.tune_tracks  # the search's sample of training tracks per classifier
+    models: tuple[str, ...] = documented(("logistic_regression", "svm"), "Zoo entries; the best by "
+                                         "artist-grouped CV macro-F1 is kept.")
+    branch: str = documented("scaled", "scaled or pca pipeline.")
+    pca_variance: float = _same("pca_variance")
+    cv_folds: int = documented(TrainingConfig.cv_folds, "Artist-grouped CV folds (fewer when artists are few).")
+    n_jobs: int = _same("n_jobs")
+    seed: int = _same("seed")
+    search: str = _same("search")
+    search_iterations: int = documented(12, "Random search budget: candidates per model.")
+    families: tuple[str, ...] = _same("families")
+    tune_tracks: int = documented(TrainingConfig.tune_tracks, "Each classifier's search runs on an "
+                                  "artist-grouped sample of at most this many training tracks; 0 = all.")
 
     def training(self) -> TrainingConfig:
         return TrainingConfig(models=self.models, branches=(self.branch,), pca_variance=self.pca_variance,

@@ -47,6 +47,7 @@ from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.families import FAMILY_SETS, family_choices
 from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS, IMBALANCE, make_pipeline, search_params, zoo
 from fma_pipeline.core.learning.segments import track_ids_of, track_proba
+from fma_pipeline.core.settings import documented
 
 #: The model whose search chooses the feature families for every model of a branch.
 FAMILY_JUDGE = "logistic_regression"
@@ -62,19 +63,24 @@ class TrainingConfig:
     that calibrate the champion's probabilities (0 = leave them as they are).
     """
 
-    models: tuple[str, ...] = DEFAULT_MODELS
-    branches: tuple[str, ...] = BRANCHES
-    pca_variance: float = 0.95
-    cv_folds: int = 3  # artist-grouped folds of the search (a rare genre gets at least this many artists)
-    n_jobs: int = -1
-    seed: int = 0
-    ensemble_size: int = 3  # soft-voting ensemble of the best N by CV macro-F1; 0 = none
-    search: str = "grid"  # "grid": each model's small grid; "random": search_iterations draws from its space
-    search_iterations: int = 12  # the random search's budget per model and branch
-    families: tuple[str, ...] = tuple(FAMILY_SETS)  # the feature family sets the search may choose from
-    tune_tracks: int = 5000
-    fit_tracks: int = 0
-    calibration_folds: int = 3
+    models: tuple[str, ...] = documented(DEFAULT_MODELS, "Zoo entries to train (see models.zoo).")
+    branches: tuple[str, ...] = documented(BRANCHES, "scaled and/or pca: the Pipeline's branch after scaling.")
+    pca_variance: float = documented(0.95, "Variance kept by the PCA branch.")
+    cv_folds: int = documented(3, "Artist-grouped CV folds of the search (a rare genre gets at least this "
+                                  "many artists).")
+    n_jobs: int = documented(-1, "Parallel search jobs (-1 = all cores).")
+    seed: int = documented(0, "Seed of samples, folds and models.")
+    ensemble_size: int = documented(3, "Soft-voting ensemble of the best N models by CV macro-F1; 0 = none.")
+    search: str = documented("grid", "'grid': each model's small grid; 'random': search_iterations draws "
+                                     "from its wider space.")
+    search_iterations: int = documented(12, "Random search budget: candidates per model and branch.")
+    families: tuple[str, ...] = documented(tuple(FAMILY_SETS), "Feature family sets the search may choose "
+                                           "from: fma, fma_timbre, all, timbre (see README, Design).")
+    tune_tracks: int = documented(5000, "The search runs on an artist-grouped sample of at most this many "
+                                        "training tracks, then the best is refit on all; 0 = all.")
+    fit_tracks: int = documented(0, "The final fit's sample of training tracks; 0 = all.")
+    calibration_folds: int = documented(3, "Held-out folds that calibrate the champion's probabilities "
+                                           "(temperature scaling); 0 = off.")
 
     def __post_init__(self) -> None:
         if self.search not in ("grid", "random"):

@@ -1,49 +1,29 @@
 """``genre_clusters``: unsupervised clusterings of both feature branches, scored against the genres."""
 
-from dataclasses import fields
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from fma_pipeline.core.catalogue import CLUSTER_MAPS, AssetFiles
 from fma_pipeline.core.learning import clustering
-from fma_pipeline.core.storage import atomic_path, read_parquet, write_parquet
+from fma_pipeline.core.storage import atomic_path
 from fma_pipeline.core.tracking import log_nested_runs
-from fma_pipeline.orchestration.assets.matrices import pca_features, scaled_features
+from fma_pipeline.orchestration.config import mirrored
 from fma_pipeline.orchestration.metadata_tables import markdown_table
 from fma_pipeline.orchestration.resources import FmaData, MlflowTracker
 
 EXPERIMENT = "fma-genre-clusters"
-BRANCH_FILES = {"scaled": "scaled_features.parquet", "pca": "pca_features.parquet"}
+BRANCHES = ("scaled", "pca")
 MAP_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
 
 
-def _mirrored(name: str):
-    """A ``ClustersConfig`` field with the default and documentation of ``ClusterConfig.<name>``."""
-    return Field(default=clustering.ClusterConfig.__dataclass_fields__[name].default,
-                 description=clustering.field_doc(name))
-
-
-class ClustersConfig(dg.Config):
-    """Run config of ``genre_clusters``: which branches and maps, and every :class:`ClusterConfig` field."""
-
-    branches: list[str] = Field(default=list(BRANCH_FILES), description="scaled and/or pca.")
-    maps: list[str] = Field(default=["pca", "tsne"], description="2-D maps to draw: pca and/or tsne.")
-    k_min: int = _mirrored("k_min")
-    k_max: int = _mirrored("k_max")
-    seed: int = _mirrored("seed")
-    fit_max: int = _mirrored("fit_max")
-    kmeans_n_init: int = _mirrored("kmeans_n_init")
-    restart_rows: int = _mirrored("restart_rows")
-    kmeans_max_iter: int = _mirrored("kmeans_max_iter")
-    coarse_sweep_above: int = _mirrored("coarse_sweep_above")
-    silhouette_sample: int = _mirrored("silhouette_sample")
-    agglomerative_max: int = _mirrored("agglomerative_max")
-    map_points: int = _mirrored("map_points")
-
-    def clustering(self) -> clustering.ClusterConfig:
-        return clustering.ClusterConfig(**{f.name: getattr(self, f.name) for f in fields(clustering.ClusterConfig)})
+ClustersConfig = mirrored(
+    clustering.ClusterConfig, "ClustersConfig",
+    "Run config of genre_clusters: which branches and maps, and every ClusterConfig field.",
+    extra={"branches": (list[str], Field(default=list(BRANCHES), description="scaled and/or pca.")),
+           "maps": (list[str], Field(default=["pca", "tsne"], description="2-D maps to draw: pca and/or tsne."))})
 
 
 def _save_png(draw, target: Path, **kwargs) -> Path:
@@ -67,26 +47,27 @@ def _draw(folder: Path, features: dict[str, pd.DataFrame], genres: pd.Series, ma
     return paths
 
 
-@dg.asset(group_name="learning", deps=[scaled_features, pca_features], kinds={"sklearn", "mlflow"})
+@dg.asset(group_name="learning", kinds={"sklearn", "mlflow"})
 def genre_clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fma: FmaData,
-                   mlflow_tracker: MlflowTracker) -> dg.MaterializeResult:
+                   mlflow_tracker: MlflowTracker, tracks: AssetFiles, scaled_features: AssetFiles,
+                   pca_features: AssetFiles) -> dg.Output:
     """k-means (k sweep), Gaussian mixture and Ward on both branches, against the true genres.
 
     Answers whether genre is visible in the features without labels: external scores
     (ARI, NMI, V-measure, purity), silhouettes, cluster × genre tables and 2-D maps.
     """
-    unknown = set(config.branches) - set(BRANCH_FILES) or set(config.maps) - set(MAP_NAMES)
+    unknown = set(config.branches) - set(BRANCHES) or set(config.maps) - set(MAP_NAMES)
     if unknown:
-        raise ValueError(f"unknown branches or maps {sorted(unknown)}: branches {list(BRANCH_FILES)}, maps pca/tsne")
-    settings = config.clustering()
-    genres = read_parquet(fma.output("tracks.parquet"))["genre"].astype(str)
-    features = {b: read_parquet(fma.output(BRANCH_FILES[b])) for b in config.branches}
+        raise ValueError(f"unknown branches or maps {sorted(unknown)}: branches {list(BRANCHES)}, maps pca/tsne")
+    settings = config.to_core()
+    genres = tracks.read()["genre"].astype(str)
+    branch_inputs = {"scaled": scaled_features, "pca": pca_features}
+    features = {b: branch_inputs[b].read() for b in config.branches}
     runs = [c for b, X in features.items() for c in clustering.cluster_branch(X, genres, b, settings)]
     scores = clustering.score_table(runs)
-    write_parquet(scores, fma.output("cluster_scores.parquet"))
     n_genres = genres.loc[next(iter(features.values())).index].nunique()
     main = [c for c in runs if c.k == n_genres]
-    figures = Path(fma.output("cluster_maps"))
+    figures = fma.catalogue.path(CLUSTER_MAPS)
     maps = _draw(figures, features, genres, main, scores, config.maps, settings)
     tables = {f"{c.method}/{c.branch}": clustering.contingency(genres.loc[c.clusters.index], c.clusters)
               for c in main}
@@ -100,7 +81,7 @@ def genre_clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fm
                              params={**settings.__dict__, "branches": config.branches, "n_genres": n_genres},
                              children=children, tables={"cluster_scores.csv": scores}, artifacts=maps)
     shown = ["size", "dominant", "dominant_share"]
-    return dg.MaterializeResult(metadata={
+    return dg.Output(scores, metadata={
         "dagster/row_count": len(scores), "genres": n_genres, "tracks": len(next(iter(features.values()))),
         "scores_at_k_genres": markdown_table(clustering.score_table(main)),
         "kmeans_sweep": markdown_table(scores[scores["method"] == "kmeans"], max_rows=200),

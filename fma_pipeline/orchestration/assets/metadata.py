@@ -6,7 +6,6 @@ from pydantic import Field
 
 from fma_pipeline.core.learning.selection import DEFAULT_DROPPED_GENRES, LabelConfig, select_tracks
 from fma_pipeline.core.metadata import check_genre_ids, read_genres, read_tracks
-from fma_pipeline.core.storage import write_parquet
 from fma_pipeline.orchestration.metadata_tables import markdown_table
 from fma_pipeline.orchestration.resources import FmaData
 
@@ -26,19 +25,17 @@ class TracksConfig(dg.Config):
 
 
 @dg.asset(group_name="metadata", kinds={"pandas", "parquet"})
-def tracks(context: dg.AssetExecutionContext, config: TracksConfig, fma: FmaData) -> dg.MaterializeResult:
+def tracks(config: TracksConfig, fma: FmaData) -> dg.Output:
     """Selected tracks with their top-level genre, FMA split, artist and genre lists."""
     tracks_csv = fma.metadata_dir / "tracks.csv"
     genres = read_genres(fma.metadata_dir / "genres.csv")
     raw = read_tracks(tracks_csv)
     check_genre_ids(raw, genres, tracks_csv)
     selected = select_tracks(raw, genres.ids_by_title(), config.labels())
-    write_parquet(selected, fma.output("tracks.parquet"))
     balance = selected.groupby(["genre", "split"]).size().unstack(fill_value=0)
-    return dg.MaterializeResult(metadata={
+    return dg.Output(selected, metadata={
         "dagster/row_count": len(selected),
         "tracks_in_csv": len(raw),
         "genres": selected["genre"].nunique(),
         "class_balance": markdown_table(balance, floatfmt="d"),
-        "path": dg.MetadataValue.path(str(fma.output("tracks.parquet"))),
     })
