@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -105,10 +106,24 @@ def results_table(data_dir: Path, which: int = 0) -> str:
         return f"{title}:\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
+def tool(name: str) -> str:
+    """The command ``name`` installed beside the interpreter running this CLI (``.venv/bin``),
+    so ``.venv/bin/fma-pipeline ui`` works without an activated venv; else from PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"fma-pipeline: {name} is not installed beside {sys.executable} nor on PATH "
+                         "(pip install -e . installs it)")
+    return found
+
+
 def ui_commands(data_dir: Path) -> str:
     q = shlex.quote(str(data_dir))
-    return (f"  Dagster UI: fma-pipeline --data-dir {q} ui        (http://127.0.0.1:3000)\n"
-            f"  MLflow UI:  fma-pipeline --data-dir {q} mlflow-ui (http://127.0.0.1:5000)")
+    cli = shlex.quote(tool("fma-pipeline")) if shutil.which("fma-pipeline") is None else "fma-pipeline"
+    return (f"  Dagster UI: {cli} --data-dir {q} ui        (http://127.0.0.1:3000)\n"
+            f"  MLflow UI:  {cli} --data-dir {q} mlflow-ui (http://127.0.0.1:5000)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -148,7 +163,7 @@ def cmd_materialise(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
     workspace = Path(__file__).resolve().parent / "workspace.yaml"
-    argv = ["dagster", "dev", "-w", str(workspace), "--host", args.host, "--port", str(args.port)]
+    argv = [tool("dagster"), "dev", "-w", str(workspace), "--host", args.host, "--port", str(args.port)]
     print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} FMA_DATA_DIR={data_dir}\n$ {' '.join(argv)}", flush=True)
     os.execvp(argv[0], argv)
 
@@ -158,7 +173,7 @@ def cmd_mlflow_ui(args: argparse.Namespace) -> int:
 
     store = DataRoot(_data_dir(args)).mlflow_store()
     os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    argv = ["mlflow", "ui", "--backend-store-uri", store.tracking_uri,
+    argv = [tool("mlflow"), "ui", "--backend-store-uri", store.tracking_uri,
             "--default-artifact-root", store.artifact_root.as_uri(),
             "--host", args.host, "--port", str(args.port)]
     print(f"$ {' '.join(argv)}", flush=True)

@@ -15,6 +15,8 @@ from pathlib import Path
 from fma_pipeline.orchestration.backfill import graphql
 
 BIN = Path(sys.executable).parent
+#: A shell's PATH without the venv (the README never activates it).
+CLEAN_PATH = os.pathsep.join(["/usr/local/bin", "/usr/bin", "/bin"])
 
 
 def free_port() -> int:
@@ -24,9 +26,9 @@ def free_port() -> int:
 
 
 def cli_env(root: Path, **extra: str) -> dict[str, str]:
-    """The environment of a user's shell for the data root ``root`` (no test's leftovers)."""
-    env = {**os.environ, "FMA_DATA_DIR": str(root), "PYTHONWARNINGS": "ignore",
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
+    """The environment of a user's shell for the data root ``root`` (no test's leftovers), as the
+    README's commands run: the venv is not activated, so its ``bin`` is not on PATH."""
+    env = {**os.environ, "FMA_DATA_DIR": str(root), "PYTHONWARNINGS": "ignore", "PATH": CLEAN_PATH, **extra}
     env.pop("DAGSTER_HOME", None)
     env.pop("MLFLOW_TRACKING_URI", None)  # mlflow.set_tracking_uri() in this process exports it
     env.pop("FMA_AUTOMATION", None)
