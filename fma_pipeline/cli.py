@@ -228,7 +228,7 @@ def _tag(args: argparse.Namespace, paths: list[Path]):
 
     data_dir = _data_dir(args)
     model, metadata = load_model(data_dir, args.model)
-    settings = TagSettings.from_model_metadata(metadata)
+    settings = TagSettings.from_model_metadata(metadata, min_seconds=args.min_seconds)
     with _progress(len(paths), "tagging", args.quiet or len(paths) < 2) as bar:
         return tag_files(model, paths, settings, top_k=args.top_k, workers=args.workers,
                          progress=bar.update)
@@ -245,9 +245,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if row["status"] == "ok":
                 top = ", ".join(f"{g} {p:.0%}" for g, p in row["top"])
                 print(f"{row['path']}: {row['genre']}  ({top})")
-            else:
-                print(f"{row['path']}: error: {row['reason']}")
-    return 0 if (table["status"] == "ok").all() else 1
+            else:  # unsure: no genre, the reason says why; error: not usable audio
+                print(f"{row['path']}: {row['status']}: {row['reason']}")
+    return 0 if table["status"].isin(["ok", "unsure"]).all() else 1
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
@@ -269,8 +269,9 @@ def cmd_tag(args: argparse.Namespace) -> int:
             table.to_csv(tmp, index=False)
         else:
             table.to_parquet(tmp, index=False)
-    ok = int((table["status"] == "ok").sum())
-    print(f"tagged {ok} of {len(table)} file(s) -> {out}; {len(table) - ok} with a reason in 'reason'")
+    counts = table["status"].value_counts()
+    print(f"tagged {counts.get('ok', 0)} of {len(table)} file(s) -> {out}; {counts.get('unsure', 0)} unsure "
+          f"(unlike the training music), {counts.get('error', 0)} not usable; the reason is in 'reason'")
     return 0
 
 
@@ -400,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="try every file, not only audio extensions (non-audio gets a reason)")
         tagger.add_argument("--model", help="MLflow model folder or models:/ URI (default: the champion)")
         tagger.add_argument("--top-k", type=int, default=3)
+        tagger.add_argument("--min-seconds", type=float, help="shorter files get a reason, not a genre "
+                            "(default: the model's training minimum, 5 s)")
         tagger.add_argument("--workers", type=int, default=os.cpu_count() or 1)
         tagger.set_defaults(func=func)
     for name, func, port in (("ui", cmd_ui, 3000), ("mlflow-ui", cmd_mlflow_ui, 5000)):

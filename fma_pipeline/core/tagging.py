@@ -24,15 +24,20 @@ from fma_pipeline.core.features import FeatureConfig, flat_feature_names, frame_
 
 @dataclass(frozen=True)
 class TagSettings:
-    """How to cut and extract new audio; ``window_seconds`` matches FMA's 30 s clips."""
+    """How to cut and extract new audio; ``window_seconds`` matches FMA's 30 s clips.
+
+    ``limits`` are extraction's: a file shorter than ``min_seconds`` (5 s unless the model
+    was trained with another value, or the caller overrides it) gets a ``too short`` reason,
+    as in training, instead of a genre guessed from a second of sound.
+    """
 
     features: FeatureConfig = FeatureConfig()
-    limits: AudioLimits = AudioLimits(min_seconds=1.0)
+    limits: AudioLimits = AudioLimits()
     window_seconds: float = 30.0
     max_windows: int = 20
 
     @classmethod
-    def from_model_metadata(cls, metadata: dict) -> "TagSettings":
+    def from_model_metadata(cls, metadata: dict, min_seconds: float | None = None) -> "TagSettings":
         """Settings matching how the model was trained: its feature configuration, and for a
         segment-level model (``level: segment``) its window length, with ten times the windows
         (a clip-level model sees one 30 s window where a segment model sees ten 3 s ones).
@@ -40,11 +45,13 @@ class TagSettings:
         segment model was scored with."""
         config = metadata.get("feature_config") or {}
         features = FeatureConfig(**{k: int(v) for k, v in config.items()})
+        shortest = float(min_seconds if min_seconds is not None else metadata.get("min_seconds", AudioLimits.min_seconds))
+        limits = AudioLimits(min_seconds=shortest)
         if metadata.get("level") == "segment":
             window = float(metadata["window_seconds"])
-            return cls(features=features, window_seconds=window,
+            return cls(features=features, limits=limits, window_seconds=window,
                        max_windows=round(cls.max_windows * cls.window_seconds / window))
-        return cls(features=features)
+        return cls(features=features, limits=limits)
 
 
 def file_features(path: Path | str, settings: TagSettings = TagSettings()) -> pd.DataFrame:
@@ -72,18 +79,34 @@ def _features_or_error(path: str, settings: TagSettings) -> tuple[str, pd.DataFr
 
 def predict_rows(model, path: str, windows: pd.DataFrame | None, reason: str, exc_class: str,
                  top_k: int) -> dict:
-    """One result row: the top-k genres with probabilities averaged over windows, or the error."""
+    """One result row: the top-k genres with probabilities averaged over windows, or why not.
+
+    ``status`` is ``ok`` (a genre), ``unsure`` (the model's novelty guard finds the file
+    unlike the music it was trained on — speech, birdsong, tones, noise — so no genre is
+    given; ``top`` still shows what it would have guessed) or ``error`` (not usable audio).
+    ``novelty`` is the median of the windows' guard scores (above 1: unlike the training
+    music; empty for models trained before the guard existed).
+    """
     row: dict = {"path": path, "status": "error" if windows is None else "ok", "reason": reason,
-                 "exception_class": exc_class, "windows": 0 if windows is None else len(windows)}
+                 "exception_class": exc_class, "windows": 0 if windows is None else len(windows),
+                 "novelty": None}
     if windows is not None:
         # A model trained on a subset of today's columns (FMA's 518, before mfcc_corr was
         # added) gets exactly the columns it was fitted on.
         names = getattr(model, "feature_names_in_", None)
-        proba = model.predict_proba(windows if names is None else windows.loc[:, list(names)]).mean(axis=0)
+        rows = windows if names is None else windows.loc[:, list(names)]
+        proba = model.predict_proba(rows).mean(axis=0)
         order = np.argsort(proba)[::-1][:top_k]
-        row["genre"] = str(model.classes_[order[0]])
-        row["probability"] = float(proba[order[0]])
         row["top"] = [(str(model.classes_[i]), round(float(proba[i]), 4)) for i in order]
+        if hasattr(model, "novelty"):
+            row["novelty"] = round(float(np.median(model.novelty(rows))), 3)
+        if row["novelty"] is not None and row["novelty"] > 1:
+            row["status"] = "unsure"
+            row["reason"] = (f"unlike the music the model was trained on (novelty {row['novelty']:.2f}, "
+                             "threshold 1): no genre given")
+        else:
+            row["genre"] = str(model.classes_[order[0]])
+            row["probability"] = float(proba[order[0]])
     return row
 
 

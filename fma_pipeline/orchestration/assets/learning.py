@@ -13,6 +13,7 @@ from fma_pipeline.core.catalogue import (CHAMPION_CONFUSION, CHAMPION_PER_GENRE,
                                          KEY_PREDICTORS, LEVEL_COMPARISON, SEGMENT_CLASSIFIER_COMPARISON, AssetFiles)
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.models import SEGMENT_FAMILIES, SEGMENT_MODELS
+from fma_pipeline.core.learning.novelty import guard_champion
 from fma_pipeline.core.learning.training import (TrainingConfig, calibrate, champion, comparison_table,
                                                  level_comparison, split_rows, tracks_needed, train_all)
 from fma_pipeline.core.tracking import load_run_model, log_training
@@ -33,14 +34,17 @@ ClassifiersConfig = mirrored(
 
 
 def _train_and_log(context: dg.AssetExecutionContext, X, labels, training: TrainingConfig, fma: FmaData,
-                   mlflow_tracker: MlflowTracker, *, what: str, register: bool, calibrate_champion: bool,
+                   mlflow_tracker: MlflowTracker, *, what: str, register: bool, serve_champion: bool,
                    params: dict, model_metadata: dict) -> tuple[list, dict]:
-    """Train every model, calibrate the champion, log all to MLflow (each fitted model once)."""
+    """Train every model; make the champion a servable model (calibrated probabilities and a
+    novelty guard that says when a file is unlike the training music); log all to MLflow
+    (each fitted model once)."""
     say = progress_logger(context)
     models = train_all(X, labels, training, progress=say, what=what)
-    if calibrate_champion:
+    if serve_champion:
         best = champion(models)
-        models[models.index(best)] = calibrate(best, X, labels, training, progress=say)
+        served = guard_champion(calibrate(best, X, labels, training, progress=say), X, labels, training, say)
+        models[models.index(best)] = served
     logged = log_training(mlflow_tracker.store(fma), models, X, run_name=f"{what} {context.run.run_id[:8]}",
                           params={**dataclasses.asdict(training), **params},
                           model_metadata=model_metadata, register=register)
@@ -66,7 +70,7 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
     settings = extraction.settings(fma)
     models, logged = _train_and_log(
         context, X, labels, config.to_core(), fma, mlflow_tracker, what="genre_classifiers",
-        register=config.register_champion, calibrate_champion=True,
+        register=config.register_champion, serve_champion=True,
         params={"n_tracks": len(X), "n_genres": labels["genre"].nunique()},
         model_metadata={"feature_config": settings.features.as_dict(), "min_seconds": settings.limits.min_seconds,
                         "classes": sorted(labels["genre"].unique()),
@@ -172,7 +176,7 @@ def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassi
     labels = labels.loc[labels.index.intersection(X.index.get_level_values("track_id").unique())]
     models, logged = _train_and_log(
         context, X, labels, training, fma, mlflow_tracker, what="segment_classifiers",
-        register=config.register_champion, calibrate_champion=config.register_champion,
+        register=config.register_champion, serve_champion=config.register_champion,
         params={"n_tracks": labels.shape[0], "n_windows": len(X), "n_genres": labels["genre"].nunique()},
         model_metadata={"level": "segment", "classes": sorted(labels["genre"].unique()),
                         "feature_config": settings.features.as_dict(), "min_seconds": settings.limits.min_seconds,

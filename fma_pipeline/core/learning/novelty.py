@@ -1,0 +1,227 @@
+"""Knowing when not to answer: a novelty guard fitted with the model, stored with it.
+
+A genre classifier gives some genre for anything — speech, birdsong, a test tone, noise —
+and its probabilities only compare genres with each other. :class:`NoveltyGuard` learns
+what the training music looks like in feature space and scores how unlike it a new clip
+is; above a threshold set on held-out training rows for a stated false-alarm rate, the
+answer is ``unsure`` with a reason instead of a genre. :class:`GuardedClassifier` keeps
+the classifier and its guard together, so the registered model carries both.
+
+The score: features standardised, projected on the training rows' principal components
+(at most ``max_components``, fewer than the rows), then two distances — the Mahalanobis
+distance inside that subspace (unusual values of the usual kinds of variation) and the
+residual distance outside it (variation music does not have) — each divided by its own
+threshold, the larger kept. A score above 1 is novel. Each threshold is the
+``1 - false_alarm / 2`` quantile of that distance on held-out training rows the projection
+was not fitted on, so about ``false_alarm`` of new music like the training music is
+flagged; the held-out rate is kept in ``held_out_false_alarm_``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.decomposition import PCA
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+
+class NoveltyGuard(BaseEstimator):
+    """Scores how unlike the training rows a row of features is; above 1 means novel.
+
+    Parameters
+    ----------
+    false_alarm : float
+        Share of held-out training rows allowed above the threshold (default 0.02).
+    max_components : int
+        Principal components of the "usual variation" subspace (fewer when rows are few).
+    held_out : float
+        Share of the rows kept out of the projection to set the thresholds.
+    seed : int
+        Seed of the held-out split.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> guard = NoveltyGuard().fit(rng.normal(size=(400, 20)))
+    >>> bool(guard.is_novel(rng.normal(size=(1, 20)))[0]), bool(guard.is_novel(np.full((1, 20), 9.0))[0])
+    (False, True)
+    """
+
+    def __init__(self, false_alarm: float = 0.02, max_components: int = 32, held_out: float = 0.25, seed: int = 0):
+        self.false_alarm = false_alarm
+        self.max_components = max_components
+        self.held_out = held_out
+        self.seed = seed
+
+    def fit(self, X, y=None) -> NoveltyGuard:
+        """Fit the projection on part of ``X`` and the thresholds on the rest.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Training rows (at least 8).
+        y : ignored
+
+        Returns
+        -------
+        NoveltyGuard
+            This guard, fitted.
+        """
+        X = _array(X)
+        if len(X) < 8:
+            raise ValueError(f"NoveltyGuard needs at least 8 training rows, got {len(X)}")
+        fit_rows, held = train_test_split(X, test_size=self.held_out, random_state=self.seed)
+        self.scaler_ = StandardScaler().fit(fit_rows)
+        Z = self.scaler_.transform(fit_rows)
+        k = max(1, min(self.max_components, len(fit_rows) - 2, X.shape[1]))
+        self.pca_ = PCA(n_components=k, random_state=self.seed).fit(Z)
+        inside, outside = self._distances(held)
+        quantile = 1 - self.false_alarm / 2
+        self.thresholds_ = (float(np.quantile(inside, quantile)), float(np.quantile(outside, quantile)))
+        self.held_out_false_alarm_ = float((self.score_samples(held) > 1).mean())
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _distances(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Z = np.nan_to_num(self.scaler_.transform(X), nan=0.0, posinf=1e6, neginf=-1e6)
+        T = self.pca_.transform(Z)
+        inside = np.sqrt(((T ** 2) / self.pca_.explained_variance_).mean(axis=1))
+        residual = Z - self.pca_.inverse_transform(T)
+        outside = np.sqrt((residual ** 2).mean(axis=1))
+        return inside, outside
+
+    def score_samples(self, X) -> np.ndarray:
+        """Novelty of each row: the larger of its two distances over their thresholds.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_rows,)
+            1 is the threshold; 2 is twice as far from the training music as allowed.
+        """
+        inside, outside = self._distances(_array(X))
+        return np.maximum(inside / self.thresholds_[0], outside / self.thresholds_[1])
+
+    def is_novel(self, X) -> np.ndarray:
+        """Whether each row is above the threshold (boolean array)."""
+        return self.score_samples(X) > 1
+
+
+class GuardedClassifier(ClassifierMixin, BaseEstimator):
+    """A fitted classifier with the :class:`NoveltyGuard` fitted on its training rows.
+
+    Predicts exactly as ``classifier``; :meth:`novelty` says how far a row lies from the
+    music it was trained on. Both are fitted before wrapping (nothing is refit here).
+
+    Parameters
+    ----------
+    classifier : fitted scikit-learn classifier
+    guard : fitted NoveltyGuard
+    """
+
+    def __init__(self, classifier=None, guard: NoveltyGuard | None = None):
+        self.classifier = classifier
+        self.guard = guard
+
+    def fit(self, X, y) -> GuardedClassifier:
+        """Nothing to fit: both parts come fitted. Present for scikit-learn's API."""
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.classifier.classes_
+
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        return self.classifier.feature_names_in_
+
+    def predict(self, X) -> np.ndarray:
+        """The classifier's predictions."""
+        return self.classifier.predict(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """The classifier's (calibrated) probabilities."""
+        return self.classifier.predict_proba(X)
+
+    def novelty(self, X) -> np.ndarray:
+        """The guard's score per row (above 1: unlike the training music)."""
+        return self.guard.score_samples(X)
+
+
+def guard_training_rows(classifier, X: pd.DataFrame, false_alarm: float = 0.02, seed: int = 0) -> GuardedClassifier:
+    """Fit a :class:`NoveltyGuard` on training rows ``X`` and wrap it with ``classifier``.
+
+    Parameters
+    ----------
+    classifier : fitted scikit-learn classifier
+    X : pandas.DataFrame
+        The training rows the classifier was fitted on, its columns.
+    false_alarm : float
+        Share of held-out training rows the guard may flag.
+    seed : int
+
+    Returns
+    -------
+    GuardedClassifier
+    """
+    names = getattr(classifier, "feature_names_in_", None)
+    rows = X if names is None else X.loc[:, list(names)]
+    return GuardedClassifier(classifier, NoveltyGuard(false_alarm=false_alarm, seed=seed).fit(rows))
+
+
+def _array(X) -> np.ndarray:
+    return np.asarray(X.to_numpy() if isinstance(X, pd.DataFrame) else X, dtype=np.float64)
+
+
+#: Held-out training music the guard may flag (the threshold's false-alarm rate).
+FALSE_ALARM = 0.02
+#: The guard is fitted on at most this many training rows (a seeded sample): the projection's
+#: cost grows with rows, and 20,000 rows pin 32 components down.
+GUARD_ROWS = 20_000
+
+
+def guard_champion(trained, X: pd.DataFrame, labels: pd.DataFrame, config, progress=None):
+    """The champion with a :class:`NoveltyGuard` fitted on its training rows.
+
+    Parameters
+    ----------
+    trained : training.TrainedModel
+        The (calibrated) champion.
+    X, labels : pandas.DataFrame
+        The feature matrix (clips or windows) and the tracks, as given to training.
+    config : training.TrainingConfig
+    progress : callable, optional
+        Receives one line with the rates.
+
+    Returns
+    -------
+    training.TrainedModel
+        Same scores, ``pipeline`` a :class:`GuardedClassifier`; ``test['novel_rate']`` is the
+        share of held-out test rows the guard flags (real music: should be near
+        :data:`FALSE_ALARM`), ``extra['novelty_held_out_false_alarm']`` the rate on the guard's
+        own held-out training rows.
+    """
+    from fma_pipeline.core.learning.training import TrainedModel, training_data
+
+    data = training_data(X, labels, config)
+    rows = data.X_fit
+    if len(rows) > GUARD_ROWS:
+        rows = rows.sample(GUARD_ROWS, random_state=config.seed)
+    guarded = guard_training_rows(trained.pipeline, rows, FALSE_ALARM, config.seed)
+    X_test = data.X_test
+    novel = float((guarded.novelty(X_test.loc[:, list(guarded.feature_names_in_)]) > 1).mean()) if len(X_test) \
+        else float("nan")
+    held = guarded.guard.held_out_false_alarm_
+    if progress:
+        progress(f"novelty guard on {trained.key}: flags {held:.1%} of held-out training rows and {novel:.1%} "
+                 f"of the test split (target false-alarm rate {FALSE_ALARM:.0%})")
+    return TrainedModel(**{**trained.__dict__, "pipeline": guarded, "test": {**trained.test, "novel_rate": novel},
+                           "extra": {**trained.extra, "novelty_held_out_false_alarm": held}})
