@@ -90,3 +90,20 @@ def test_the_io_manager_writes_an_assets_tables_where_the_catalogue_says(tmp_pat
 
     with pytest.raises(KeyError, match="not 'not_in_the_catalogue.parquet'"):
         dg.materialize([stray], resources=resources(FmaData(data_dir=str(tmp_path))))
+
+
+def test_the_demo_tables_print_test_sizes_and_flag_tiny_ones(tmp_path):
+    from fma_pipeline.cli import RESULT_TABLES, results_table
+    from fma_pipeline.core.storage import write_parquet
+
+    root = DataRoot(tmp_path)
+    table = pd.DataFrame({"parent": ["Rock", "Jazz"], "classes": [2, 3], "n_train": [40, 60], "n_test": [2, 25],
+                          "accuracy": [1.0, 0.64], "balanced_accuracy": [1.0, 0.6], "macro_f1": [1.0, 0.61],
+                          "majority_baseline": [0.5, 0.4], "model": ["svm", "lda"], "cv_macro_f1": [0.7, 0.6]})
+    write_parquet(table, root.path(catalogue.SUBGENRE_SCORES))
+    which = next(i for i, t in enumerate(RESULT_TABLES) if t[1] == "SUBGENRE_SCORES")
+    lines = results_table(tmp_path, which).splitlines()
+    assert "n_test" in lines[1]
+    rock = next(line for line in lines if line.strip().startswith("Rock"))
+    jazz = next(line for line in lines if line.strip().startswith("Jazz"))
+    assert "only 2 test tracks: unreliable" in rock and "unreliable" not in jazz

@@ -181,3 +181,17 @@ def test_incremental_rematerialisation_reuses_unchanged_files(pipeline_run):
                                      partition_key="000"), "track_features")
     assert third["extracted"].value == meta["reused"].value and third["reused"].value == 0
     assert list(read_parquet(features).columns) == list(current.columns)
+
+
+def test_mlflow_opens_on_training_runs_and_the_demo_links_the_champions_run(pipeline_run):
+    from fma_pipeline.cli import champion_run_url
+    from fma_pipeline.core.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+
+    root, *_ = pipeline_run
+    MlflowStore.under(root).activate()
+    for name in ("fma-genre-classification", "fma-genre-clusters"):
+        assert mlflow.get_experiment_by_name(name).tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND  # not GenAI
+    url = champion_run_url(root)
+    version = mlflow.MlflowClient().get_model_version_by_alias("fma-genre-classifier", "champion")
+    experiment = mlflow.get_experiment_by_name("fma-genre-classification").experiment_id
+    assert url == f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{version.run_id}"

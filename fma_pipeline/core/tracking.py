@@ -25,6 +25,10 @@ CHAMPION_ALIAS = "champion"
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "cloudpickle"]
 
 
+#: MLflow 3's experiment type: "custom_model_development" is the UI's "Machine learning" kind.
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+
+
 @dataclass(frozen=True)
 class MlflowStore:
     """Where MLflow keeps runs (``tracking_uri``) and artifacts (``artifact_root``)."""
@@ -61,6 +65,8 @@ class MlflowStore:
                 experiment_id = mlflow.create_experiment(
                     name, artifact_location=(self.artifact_root / name).as_uri())
             mlflow.set_experiment(experiment_id=experiment_id)
+            # a model-training experiment: the MLflow UI opens on its runs, not the GenAI overview
+            mlflow.MlflowClient().set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         except mlflow.exceptions.MlflowException as exc:
             if "database is locked" in str(exc):
                 raise TrackingStoreError(f"MLflow store {self.tracking_uri} is locked by another "
