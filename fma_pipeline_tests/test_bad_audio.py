@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from fma_pipeline.core.audio import AudioLimits
 from fma_pipeline.core.extraction import ExtractionSettings, extract_folders
 from fma_pipeline.core.features import N_FEATURES, N_FMA_FEATURES, flat_feature_names
 from fma_pipeline.core.tagging import TagSettings, tag_files
@@ -147,9 +148,14 @@ def test_tagging_a_folder_of_mixed_input_gives_a_row_per_file(bad_folder, tiny_m
     table = tag_files(tiny_model, paths, TagSettings(), workers=2)
     assert len(table) == len(paths)
     by_name = {Path(p).name: row for p, row in zip(table["path"], table.to_dict("records"))}
-    for name in ("000002.mp3", "000012.wav", "000013.flac", "000014.ogg", "000015.wav", "000011.wav"):
-        assert by_name[name]["status"] == "ok", by_name[name]  # tagging accepts 1 s clips
+    for name in ("000002.mp3", "000012.wav", "000013.flac", "000014.ogg", "000015.wav"):
+        assert by_name[name]["status"] == "ok", by_name[name]
         assert by_name[name]["genre"] in {"Rock", "Jazz", "Pop"}
+    # the same minimum length as extraction (5 s by default): a 1 s clip gets a reason, not a genre
+    assert by_name["000011.wav"]["status"] == "error"
+    assert by_name["000011.wav"]["reason"] == "too short: 1.00 s < 5 s"
+    assert tag_files(tiny_model, [folder / "000011.wav"], TagSettings(limits=AudioLimits(min_seconds=1.0))
+                     ).iloc[0]["status"] == "ok"  # unless the caller lowers it (--min-seconds)
     assert by_name["000015.wav"]["windows"] == 20  # a 10-minute file: 20 windows, aggregated
     for name in ("000003.mp3", "000005.mp3", "000006.mp3", "000008.wav", "000017.mp3"):
         assert by_name[name]["status"] == "error" and by_name[name]["reason"], by_name[name]
