@@ -18,9 +18,9 @@ from fma_pipeline.core.report import build_report, report_figures
 from fma_pipeline.core.storage import write_parquet
 
 GENRES = ["Electronic", "Experimental", "Folk", "Hip-Hop", "Rock"]
-SECTIONS = ["balance", "pca", "models", "champion", "predictors", "clusters", "subgenres"]
-FIGURES = {"fig-class-balance", "fig-pca", "fig-models", "fig-confusion", "fig-key-families", "fig-key-features",
-           "fig-cluster-sweep", "fig-contingency-kmeans-scaled", "fig-subgenres"}
+SECTIONS = ["balance", "pca", "models", "trust", "levels", "champion", "predictors", "clusters", "subgenres"]
+FIGURES = {"fig-class-balance", "fig-pca", "fig-models", "fig-calibration", "fig-levels", "fig-confusion",
+           "fig-key-families", "fig-key-features", "fig-cluster-sweep", "fig-contingency-kmeans-scaled", "fig-subgenres"}
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -42,9 +42,15 @@ def fake_pipeline(data_dir: Path) -> Path:
         "model": [m for m, _ in models], "branch": [b for _, b in models], "accuracy": scores[:, 0],
         "balanced_accuracy": scores[:, 1], "macro_f1": scores[:, 2], "majority_baseline": 0.31,
         "cv_macro_f1": scores[:, 2] - 0.02, "cv_macro_f1_std": 0.03, "fit_seconds": rng.uniform(1, 30, len(models)),
-        "predict_seconds": rng.uniform(0.01, 1, len(models))}).sort_values("cv_macro_f1", ascending=False,
-                                                                          ignore_index=True),
+        "predict_seconds": rng.uniform(0.01, 1, len(models)), "ece": rng.uniform(0.02, 0.2, len(models)),
+        "brier": rng.uniform(0.5, 0.8, len(models)), "log_loss": rng.uniform(1, 2, len(models)),
+        "novel_rate": [0.03] + [np.nan] * (len(models) - 1), "n_test": 42.0}).sort_values(
+            "cv_macro_f1", ascending=False, ignore_index=True),
         out / "classifier_comparison.parquet")
+    write_parquet(pd.DataFrame({"level": ["clip", "segment"], "model": ["svm", "logistic_regression"],
+                                "branch": "scaled", "families": "timbre", "cv_macro_f1": [0.5, 0.45],
+                                "accuracy": [0.6, 0.55], "balanced_accuracy": [0.5, 0.5], "macro_f1": [0.48, 0.44],
+                                "majority_baseline": 0.31, "n_test": 42.0}), out / "level_comparison.parquet")
     confusion = pd.DataFrame(rng.integers(0, 5, (5, 5)) + np.diag([12, 6, 3, 8, 7]),
                              index=pd.Index(GENRES, name="true"), columns=pd.Index(GENRES, name="predicted"))
     write_parquet(confusion, out / "champion_confusion.parquet")
@@ -124,14 +130,16 @@ def test_every_section_and_figure_is_embedded(report):
         assert base64.b64decode(image["src"].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n", fig_id
     assert all(url.startswith(("data:", "#")) for url in found.urls), "the report must be self-contained"
     assert not re.search(r"https?://", page)
-    assert page.count('<table class="dataframe data">') == 8
+    assert page.count('<table class="dataframe data">') == 10
+    assert "<td>42</td>" in page and "42.000" not in page  # counts print as whole numbers (support, n_test)
+    assert "2.000" not in page.split('id="champion"')[1].split("</section>")[0]
     assert "random_forest" in page and "mfcc.mean.01" in page and "(hierarchical)" in page
 
 
 def test_missing_inputs_are_named_not_fatal(tmp_path):
     empty = build_report(tmp_path, tmp_path / "out" / "empty.html").read_text(encoding="utf-8")
     assert not parse(empty).images
-    assert empty.count("Not materialised yet") == 9  # one note per missing input file
+    assert empty.count("Not materialised yet") == 11  # one note per missing input file
     assert "materialise <code>genre_clusters</code>" in empty
 
     out = fake_pipeline(tmp_path / "partial")

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from fma_pipeline.core.catalogue import (CATALOGUE, CHAMPION_CONFUSION, CHAMPION_PER_GENRE, CLASSIFIER_COMPARISON,
-                                         CLUSTER_MAPS, CLUSTER_SCORES, KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS,
+                                         CLUSTER_MAPS, CLUSTER_SCORES, KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS, LEVEL_COMPARISON,
                                          PCA_EXPLAINED_VARIANCE, REPORT, SUBGENRE_SCORES, TRACKS, DataRoot)
 from fma_pipeline.core.learning.plots import bar_png, confusion_png, plt
 from fma_pipeline.core.storage import atomic_path, read_parquet
@@ -104,8 +104,10 @@ def _draw(sections: list[Section], folder: Path) -> dict[str, Path | str]:
 
 def _sections(pipeline: Path) -> list[Section]:
     builders = [("balance", "Class balance", _balance), ("pca", "PCA explained variance", _pca),
-                ("models", "Model comparison", _models), ("champion", "Champion: confusion and per-genre scores",
-                                                          _champion),
+                ("models", "Model comparison", _models),
+                ("trust", "Calibration and answers the model cannot judge", _trust),
+                ("levels", "Clip- vs segment-level", _levels),
+                ("champion", "Champion: confusion and per-genre scores", _champion),
                 ("predictors", "Key predictors", _predictors), ("clusters", "Clusters against genres", _clusters),
                 ("subgenres", "Sub-genres", _subgenres)]
     sections = []
@@ -169,6 +171,41 @@ def _models(pipeline: Path, section: Section) -> None:
         Figure("fig-models", "Test accuracy, balanced accuracy and macro-F1 per model, with the majority baseline",
                lambda p: _grouped_png(table, table["model"] + " / " + table["branch"], p,
                                       "Held-out scores per model")),
+        _table(table, index=False)]
+
+
+def _trust(pipeline: Path, section: Section) -> None:
+    """Calibration of each model's probabilities and the champion's novelty-guard rate."""
+    table = _read(pipeline, CLASSIFIER_COMPARISON.name, section)
+    if table is None:
+        return
+    shown = [c for c in ("model", "branch", "ece", "brier", "log_loss", "novel_rate", "n_test") if c in table]
+    if "ece" not in table:
+        section.blocks.append('<p class="missing">This comparison predates calibration scores: '
+                              "materialise <code>genre_classifiers</code> again.</p>")
+        return
+    section.blocks += [
+        "<p>Expected calibration error (ECE, 15 bins; 0 = a predicted 70 % is right 70 % of the time), Brier "
+        "score and log-loss on the held-out test split. The champion's probabilities are temperature-scaled on "
+        "held-out training folds; <code>novel_rate</code> is the share of held-out test tracks its novelty "
+        "guard marks <code>unsure</code> (set for a 2 % false-alarm rate on held-out training rows): "
+        "real music like the training music should rarely be flagged, speech, tones and noise always.</p>",
+        Figure("fig-calibration", "Expected calibration error per model on the test split",
+               lambda p: bar_png(table.set_index(table["model"] + " / " + table["branch"])["ece"], p,
+                                 "Expected calibration error (lower is better)", "ECE")),
+        _table(table[shown], index=False)]
+
+
+def _levels(pipeline: Path, section: Section) -> None:
+    """The best clip-level and segment-level models side by side (winner by training CV)."""
+    table = _read(pipeline, LEVEL_COMPARISON.name, section)
+    if table is None:
+        return
+    section.blocks += [
+        "<p>The best model of each level by cross-validated macro-F1 on training data (the winner first); the "
+        "test columns are for reading, not for choosing.</p>",
+        Figure("fig-levels", "Held-out scores of the best clip-level and segment-level models",
+               lambda p: _grouped_png(table, table["level"] + ": " + table["model"], p, "Clip- vs segment-level")),
         _table(table, index=False)]
 
 
@@ -245,7 +282,7 @@ def _stacked_png(counts: pd.DataFrame, path: Path) -> None:
         left += counts[split].to_numpy()
     ax.set_xlabel("tracks")
     ax.set_title("Tracks per genre and split")
-    ax.legend(frameon=False, loc="lower right")
+    _legend_outside(ax)
     _save(fig, path)
 
 
@@ -273,7 +310,7 @@ def _grouped_png(table: pd.DataFrame, labels: pd.Series, path: Path, title: str)
     ax.set_xticks(x, labels.tolist(), rotation=40, ha="right")
     ax.set_ylim(0, 1)
     ax.set_title(title)
-    ax.legend(frameon=False, fontsize=8, ncol=4, loc="upper right")
+    _legend_outside(ax)
     _save(fig, path)
 
 
@@ -312,9 +349,14 @@ def _heatmap_png(counts: pd.DataFrame, path: Path, title: str) -> None:
     _save(fig, path)
 
 
+def _legend_outside(ax) -> None:
+    """The legend right of the plot, where it cannot cover a bar."""
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+
+
 def _save(fig, path: Path) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=100, format="png")
+    fig.savefig(path, dpi=100, format="png", bbox_inches="tight")  # keeps a legend placed outside the axes
     plt.close(fig)
 
 
@@ -323,6 +365,11 @@ def _slug(text: str) -> str:
 
 
 def _table(frame: pd.DataFrame, index: bool = True) -> str:
+    """An HTML table: scores with three decimals, counts (support, n_test, …) as whole numbers."""
+    counts = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])
+              and frame[c].notna().any() and (frame[c].dropna() % 1 == 0).all()
+              and not any(word in str(c) for word in ("accuracy", "f1", "baseline", "ece", "brier", "rate"))]
+    frame = frame.astype({c: "Int64" for c in counts})
     table = frame.to_html(index=index, border=0, classes="data", float_format=lambda v: f"{v:.3f}", na_rep="–")
     return f'<div class="scroll">{table}</div>'
 
