@@ -218,12 +218,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_model(data_dir: Path, model: str | None):
+def load_model(data_dir: Path, model: str | None, trust: bool = False):
     """``(pipeline, metadata)``: the registered champion, or the MLflow model at ``model``.
 
     A path must be an MLflow model folder (with ``MLmodel``) or a ``models:/`` /
-    ``runs:/`` URI. The files are pickles, which run code when loaded: name only
-    models you trust.
+    ``runs:/`` URI of the data root's store. The files are pickles, which run code when
+    loaded: a folder outside the data root's MLflow artifacts is refused unless ``trust``
+    (``--trust-model``), and a model that fails to load is one line, not a traceback.
     """
     import mlflow
 
@@ -241,15 +242,23 @@ def load_model(data_dir: Path, model: str | None):
     uri = model if ":/" in model else str(Path(model).resolve())
     if ":/" not in model and not (Path(uri) / "MLmodel").is_file():
         raise SystemExit(f"fma-pipeline: {model} is not an MLflow model folder (no MLmodel file)")
-    info = mlflow.models.get_model_info(uri)
-    return mlflow.sklearn.load_model(uri), dict(info.metadata or {})
+    if ":/" not in model and not trust and not Path(uri).is_relative_to(store.artifact_root.resolve()):
+        raise SystemExit(f"fma-pipeline: refusing to load {model}: model files are pickles that run code when "
+                         f"loaded, and this one is outside the data root's MLflow store ({store.artifact_root}); "
+                         "pass --trust-model if you trust where it came from")
+    try:
+        info = mlflow.models.get_model_info(uri)
+        return mlflow.sklearn.load_model(uri), dict(info.metadata or {})
+    except Exception as exc:  # noqa: BLE001 - any failure to unpickle is one line for the user
+        raise SystemExit(f"fma-pipeline: cannot load the model {model}: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
 
 
 def _tag(args: argparse.Namespace, paths: list[Path]):
     from fma_pipeline.core.tagging import TagSettings, tag_files
 
     data_dir = _data_dir(args)
-    model, metadata = load_model(data_dir, args.model)
+    model, metadata = load_model(data_dir, args.model, trust=args.trust_model)
     settings = TagSettings.from_model_metadata(metadata, min_seconds=args.min_seconds)
     with _progress(len(paths), "tagging", args.quiet or len(paths) < 2) as bar:
         return tag_files(model, paths, settings, top_k=args.top_k, workers=args.workers,
@@ -422,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
             tagger.add_argument("--all-files", action="store_true",
                                 help="try every file, not only audio extensions (non-audio gets a reason)")
         tagger.add_argument("--model", help="MLflow model folder or models:/ URI (default: the champion)")
+        tagger.add_argument("--trust-model", action="store_true",
+                            help="load a --model folder from outside the data root's MLflow store: model files "
+                                 "are pickles and run code when loaded, so only for models you trust")
         tagger.add_argument("--top-k", type=int, default=3)
         tagger.add_argument("--min-seconds", type=float, help="shorter files get a reason, not a genre "
                             "(default: the model's training minimum, 5 s)")
