@@ -32,7 +32,8 @@ def progress_bar(desc: str):
         return
     from tqdm import tqdm
 
-    with tqdm(desc=desc, unit="clip", file=sys.stderr) as bar:
+    # delay: a run with nothing to extract (every file reused) shows no empty "0clip" bar
+    with tqdm(desc=desc, unit=" clips", file=sys.stderr, delay=2) as bar:
         def set_total(n: int) -> None:
             bar.total = n
             bar.refresh()
