@@ -38,22 +38,27 @@ RUNNER = textwrap.dedent("""
     from pathlib import Path
 
     def main():  # guarded: the extraction pool's forkserver imports this file as __mp_main__
-        from fma_pipeline.orchestration.instance import dagster_home
+        from fma_pipeline.orchestration.instance import dagster_home, fail_dead_runs, process_tags
         root = Path(sys.argv[1])
         dagster_home(root)
         import dagster as dg
-        from fma_pipeline.orchestration.assets.features import track_features
+        from fma_pipeline.orchestration.assets.features import folder_features
         from fma_pipeline.orchestration.resources import Extraction, FmaData
+        instance = dg.DagsterInstance.get()
+        fail_dead_runs(instance)  # the runs of killed runners, as the CLI does
+        print("SOAK materialising", flush=True)  # imports done: a kill from here lands in the run
         result = dg.materialize(
-            [track_features], instance=dg.DagsterInstance.get(),
+            [folder_features], instance=instance,
             resources={"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=int(sys.argv[2]))},
-            tags={"dagster/asset_partition_range_start": "000", "dagster/asset_partition_range_end": "155"},
+            tags={"dagster/asset_partition_range_start": "000", "dagster/asset_partition_range_end": "155",
+                  **process_tags()},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
         return 0 if result.success else 3
 
     if __name__ == "__main__":
         sys.exit(main())
 """)
+MARKER = "SOAK materialising"
 
 #: name -> (how the bytes are made, what the recorded reason must mention)
 FAULTS = {
@@ -65,13 +70,14 @@ FAULTS = {
 }
 
 
-def build_root(root: Path, seed: int) -> dict[str, tuple[str, str]]:
+def build_root(root: Path, seed: int, tracks_per_genre: int = 3) -> dict[str, tuple[str, str]]:
     """The sample plus one of each fault per folder; returns {folder/name: (fault, reason fragment)}."""
     import soundfile as sf
 
     from fma_pipeline.core.sample import SAMPLE_FOLDERS, SampleSpec, generate_sample
 
-    generate_sample(root, SampleSpec(tracks_per_genre=3, seconds=6, sr=22_050, seed=seed))
+    generate_sample(root, SampleSpec(tracks_per_genre=tracks_per_genre, tracks_per_artist=min(2, tracks_per_genre),
+                                     seconds=6, sr=22_050, seed=seed))
     audio = root / "fma_small"
     rng = np.random.default_rng(seed)
     donor = max(audio.rglob("*.mp3"), key=lambda p: p.stat().st_size).read_bytes()
@@ -114,22 +120,45 @@ def mutate(root: Path, rng: random.Random, n: int = 3) -> list[str]:
     return changed
 
 
-def snapshot(root: Path) -> tuple[dict[str, set[int]], list[str]]:
-    """{folder: feature track ids} of every readable partition file; problems found."""
+def snapshot(root: Path) -> tuple[dict[str, set[int]], list[str], int]:
+    """{folder: feature track ids} of every readable partition file; problems found; duplicate
+    rows (a track id twice among a folder's features, a file twice among its error rows, or a
+    file both with features and with an error row)."""
     from fma_pipeline.core.storage import read_parquet
 
-    ids, problems = {}, []
+    ids, names, problems, duplicates = {}, {}, [], 0
     for path in sorted((root / "pipeline" / "track_features").glob("[0-9][0-9][0-9].parquet")):
         try:
-            ids[path.stem] = set(int(t) for t in read_parquet(path).index)
+            features = read_parquet(path)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is what we are looking for
             problems.append(f"unreadable {path.name}: {type(exc).__name__}: {exc}")
+            continue
+        ids[path.stem] = set(int(t) for t in features.index)
+        names[path.stem] = set(features[("file", "name", "")])
+        duplicates += int(features.index.duplicated().sum())
     for path in sorted((root / "pipeline" / "track_feature_errors").glob("[0-9][0-9][0-9].parquet")):
         try:
-            read_parquet(path)
+            errors = read_parquet(path)
         except Exception as exc:  # noqa: BLE001
             problems.append(f"unreadable errors {path.name}: {type(exc).__name__}: {exc}")
-    return ids, problems
+            continue
+        duplicates += int(errors["name"].duplicated().sum())
+        duplicates += len(set(errors["name"]) & names.get(path.stem, set()))
+    return ids, problems, duplicates
+
+
+def unfinished_runs(root: Path) -> dict[str, int]:
+    """Runs of the soak's Dagster instance by status, for the statuses of runs not finished."""
+    code = ("import collections, json, sys, dagster as dg\n"
+            "from fma_pipeline.orchestration.instance import dagster_home\n"
+            "dagster_home(sys.argv[1])\n"
+            "with dg.DagsterInstance.get() as instance:\n"
+            "    print(json.dumps(collections.Counter(r.status.value for r in instance.get_runs())))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=300)
+    import json
+
+    counts = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {"(unreadable)": 1}
+    return {k: v for k, v in counts.items() if k not in {"SUCCESS", "FAILURE", "CANCELED"}}
 
 
 def incomplete_folders(root: Path) -> dict[str, str]:
@@ -171,7 +200,10 @@ def fault_reasons(root: Path, injected: dict[str, tuple[str, str]]) -> dict[str,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=6)
+    parser.add_argument("--kills", type=int, default=0,
+                        help="go on (past --runs) until at least this many runs were killed")
     parser.add_argument("--kill-probability", type=float, default=0.5)
+    parser.add_argument("--tracks-per-genre", type=int, default=3, help="size of the generated sample")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the temporary data root")
@@ -181,39 +213,49 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="fma-soak-"))
     runner = root / "runner.py"
     runner.write_text(RUNNER)
-    injected = build_root(root, args.seed)
+    injected = build_root(root, args.seed, args.tracks_per_genre)
     print(f"data root {root}: {sum(1 for _ in (root / 'fma_small').rglob('*.mp3'))} files, "
-          f"{len(injected)} injected faults; {args.runs} runs, kill probability {args.kill_probability}")
+          f"{len(injected)} injected faults; {args.runs} runs (more until {args.kills} killed), "
+          f"kill probability {args.kill_probability}")
 
-    killed = completed = failures = recovered = lost_rows = 0
+    killed = completed = failures = recovered = lost_rows = duplicate_rows = 0
     problems: list[str] = []
     last_good: dict[str, set[int]] = {}
     pending_recovery: set[str] = set()
-    durations: list[float] = []
+    durations: list[float] = []  # of completed runs, from the start of materialisation to the end
     runs = args.runs
-    i = 0
-    while i < runs or pending_recovery:
-        last = i >= runs  # an extra run to recover what the last killed run left behind
+    i = recovery_runs = 0
+    was_killed = False
+    # the soak ends with a completed run (which also fails the Dagster runs of the killed ones)
+    while i < runs or killed < args.kills or pending_recovery or was_killed:
+        last = i >= runs and killed >= args.kills  # an extra run to recover what the last killed run left
         if i > 0:
             mutate(root, rng)
         kill = not last and i > 0 and rng.random() < args.kill_probability
         typical = float(np.median(durations)) if durations else 10.0
-        delay = rng.uniform(0.2, max(0.5, typical)) if kill else None
+        # the kill lands at a random point of the run proper (the runner's imports excluded)
+        delay = rng.uniform(0.05, max(0.5, typical)) if kill else None
         t0 = time.perf_counter()
         log = root / f"run-{i + 1}.log"
         with open(log, "w") as log_handle:  # a file, not a pipe: a full pipe would block the run
             proc = subprocess.Popen([sys.executable, str(runner), str(root), str(args.workers)], cwd=root,
                                     stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True)
+        while proc.poll() is None and MARKER not in log.read_text(errors="replace"):
+            time.sleep(0.02)
+        t_run = time.perf_counter()
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)  # the run and its worker processes, as a crash would
             proc.wait()
         stderr = log.read_text(errors="replace")
-        seconds = time.perf_counter() - t0
+        seconds, run_seconds = time.perf_counter() - t0, time.perf_counter() - t_run
         was_killed = proc.returncode == -signal.SIGKILL
-        ids, found = snapshot(root)
+        ids, found, duplicates = snapshot(root)
         problems += [f"run {i + 1}: {p}" for p in found]
+        if duplicates:
+            duplicate_rows += duplicates
+            problems.append(f"run {i + 1}: {duplicates} duplicate row(s)")
         for key, before in last_good.items():
             lost = before - ids.get(key, set())
             if lost:
@@ -223,10 +265,11 @@ def main(argv: list[str] | None = None) -> int:
             killed += 1
             behind = set(incomplete_folders(root))
             pending_recovery |= behind
-            status = f"killed after {seconds:.1f} s; {len(behind)} folder(s) behind their audio"
+            status = (f"killed {run_seconds:.1f} s into the run ({seconds:.1f} s after its start); "
+                      f"{len(behind)} folder(s) behind their audio")
         elif proc.returncode == 0:
             completed += 1
-            durations.append(seconds)
+            durations.append(run_seconds)
             behind = incomplete_folders(root)
             for key, what in behind.items():
                 problems.append(f"run {i + 1}: folder {key} not accounted for after a completed run: {what}")
@@ -241,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         stray = len(list((root / "pipeline").rglob(".tmp-*")))
         print(f"run {i + 1:2d}{' (recovery)' if last else ''}: {status}; stray temp files {stray}")
         i += 1
-        if i > runs + 3:
+        recovery_runs += last
+        if recovery_runs >= 3 and (pending_recovery or was_killed):
             problems.append("could not recover within 3 extra runs")
             break
 
@@ -251,8 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, (fault, _) in sorted(injected.items(), key=lambda kv: kv[1][0]):
         print(f"  {fault:16s} {name:24s} {reasons[name]}")
     features = sum(len(v) for v in last_good.values())
+    unfinished = unfinished_runs(root)  # every killed run's Dagster run is failed by a later runner
+    if unfinished:
+        problems.append(f"Dagster runs left unfinished: {unfinished}")
     print(f"\nruns {i} (completed {completed}, killed {killed}, failures {failures}); "
-          f"recovered partitions {recovered}; lost rows {lost_rows}; feature rows {features}; "
+          f"recovered partitions {recovered}; lost rows {lost_rows}; duplicate rows {duplicate_rows}; "
+          f"Dagster runs left unfinished {sum(unfinished.values())}; feature rows {features}; "
           f"faults accounted for {len(injected) - len(unaccounted)}/{len(injected)}; "
           f"stray temp files at end {len(list((root / 'pipeline').rglob('.tmp-*')))}; "
           f"{time.perf_counter() - started:.0f} s")

@@ -51,16 +51,18 @@ def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstre
     from fma_pipeline.orchestration.assets.features import folder_features
     from fma_pipeline.orchestration.backfill import contiguous_chunks
     from fma_pipeline.orchestration.checks import feature_checks
+    from fma_pipeline.orchestration.instance import fail_dead_runs, process_tags
 
     instance = dg.DagsterInstance.get()
+    fail_dead_runs(instance)  # runs left unfinished by a killed fma-pipeline
     # runs of consecutive folders, at most partitions_per_run(in_process=True) each (one process pool per run)
     for chunk in contiguous_chunks(partitions or list(FOLDERS)):
         dg.materialize([folder_features, *feature_checks], instance=instance,
                        resources=resources(), run_config=QUIET_LOGS, tags={"dagster/asset_partition_range_start": chunk[0],
-                                                    "dagster/asset_partition_range_end": chunk[-1]})
+                                                    "dagster/asset_partition_range_end": chunk[-1], **process_tags()})
     if downstream:
         selection = dg.AssetSelection.all() - dg.AssetSelection.assets(folder_features)
-        dg.materialize([*all_assets, *all_checks], selection=selection, instance=instance,
+        dg.materialize([*all_assets, *all_checks], selection=selection, instance=instance, tags=process_tags(),
                        resources=resources(), run_config={**QUIET_LOGS, **(run_config or {})})
 
 
@@ -349,6 +351,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from fma_pipeline.definitions import resources
     from fma_pipeline.orchestration.backfill import (find_backfill_partitions, launch_backfill_via_webserver,
                                                      parse_partitions, run_backfill)
+    from fma_pipeline.orchestration.instance import fail_dead_runs
     from fma_pipeline.orchestration.resources import FmaData
 
     _data_dir(args)
@@ -357,6 +360,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"fma-pipeline backfill: {exc}")
     with dg.DagsterInstance.get() as instance:
+        fail_dead_runs(instance)  # a run left STARTED by a killed process: failed, so picked below
         found = find_backfill_partitions(instance, FmaData(), keys)
         for candidate in found:
             print(f"{candidate.partition}  {candidate.reason}")

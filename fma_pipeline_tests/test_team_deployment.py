@@ -1,6 +1,9 @@
 """The team deployment of deploy/, natively: PostgreSQL + Redis (scripts/team-services.sh), the
 user-code gRPC server, dagster-webserver, dagster-daemon, two Celery workers and an MLflow server
-on PostgreSQL, all with deploy/dagster.yaml. Slow: ``pytest -m slow fma_pipeline_tests/test_team_deployment.py``.
+on PostgreSQL, all with deploy/dagster.yaml. As in deploy/docker-compose.yml, Redis requires a
+password (the Celery URLs carry it), MLflow answers only the hosts named in --allowed-hosts,
+and deploy/docker-entrypoint.sh's secret check passes on the environment every service gets.
+Slow: ``pytest -m slow fma_pipeline_tests/test_team_deployment.py``.
 """
 
 from __future__ import annotations
@@ -8,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -97,6 +102,16 @@ def services():
             subprocess.run([str(REPO / "scripts" / "team-services.sh"), "stop", env["STATE_DIR"]])
         pytest.fail(f"team-services.sh start failed:\n{out.stderr}")
     try:
+        # Redis with a password, as deploy/docker-compose.yml runs it (requirepass); every client
+        # (Celery workers, the executor) connects with redis://:PASSWORD@host:port/N
+        password, port = secrets.token_hex(16), env["REDIS_PORT"]
+        subprocess.run(["redis-cli", "-p", port, "CONFIG", "SET", "requirepass", password], check=True,
+                       capture_output=True, timeout=30)
+        refused = subprocess.run(["redis-cli", "-p", port, "ping"], capture_output=True, text=True, timeout=30)
+        assert "NOAUTH" in refused.stdout + refused.stderr, refused
+        env["REDIS_PASSWORD"] = password
+        for name, db in (("DAGSTER_CELERY_BROKER_URL", 0), ("DAGSTER_CELERY_BACKEND_URL", 1)):
+            env[name] = f"redis://:{password}@127.0.0.1:{port}/{db}"
         yield env
     finally:
         subprocess.run([str(REPO / "scripts" / "team-services.sh"), "stop", env["STATE_DIR"]],
@@ -126,13 +141,19 @@ def deployment(services, tiny_sample, tmp_path_factory):
            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONWARNINGS": "ignore",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("MLFLOW_TRACKING_URI", None)  # mlflow.set_tracking_uri() in this process exports it
+    allowed_hosts = f"127.0.0.1:{mlflow_port},localhost:{mlflow_port}"  # as docker-compose.yml: named hosts only
+    # the entrypoint's check (placeholders, short passwords, Redis URLs without the password) passes
+    check = subprocess.run(["sh", str(REPO / "deploy" / "docker-entrypoint.sh"), "check-secrets"],
+                           env={**env, "POSTGRES_PASSWORD": env["DAGSTER_POSTGRES_PASSWORD"],
+                                "MLFLOW_ALLOWED_HOSTS": allowed_hosts}, capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
     procs = Processes(logs)
     started = time.monotonic()
     try:
         procs.start("mlflow", [str(BIN / "mlflow"), "server", "--backend-store-uri",
                                services["MLFLOW_BACKEND_STORE_URI"], "--default-artifact-root",
                                (root / "mlartifacts").as_uri(), "--host", "127.0.0.1",
-                               "--port", str(mlflow_port), "--workers", "1"], env)
+                               "--port", str(mlflow_port), "--workers", "1", "--allowed-hosts", allowed_hosts], env)
         procs.start("user-code", [str(BIN / "dagster"), "api", "grpc", "-m", "fma_pipeline.definitions",
                                   "-h", "127.0.0.1", "-p", str(grpc_port)], env)
         for worker in WORKERS:
@@ -279,4 +300,10 @@ def test_features_backfill_and_training_through_the_team_services(deployment):
     model = mlflow_api(base, "registered-models/get?name=fma-genre-classifier")["registered_model"]
     assert any(a["alias"] == "champion" for a in model.get("aliases", []))
     assert not (root / "mlflow.db").exists()  # nothing went to the local SQLite default
+    # a Host header not in --allowed-hosts (DNS rebinding) is refused
+    foreign = urllib.request.Request(base + "/api/2.0/mlflow/experiments/search?max_results=1",
+                                     headers={"Host": "attacker.example:5000"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(foreign, timeout=30)
+    assert refused.value.code == 403
     print(f"{len(runs)} Dagster runs in PostgreSQL ({len(backfill_runs)} of the backfill), {len(found['runs'])} MLflow runs on the server")

@@ -7,7 +7,8 @@ A folder partition is picked when
 - ``output missing``: it was materialised but ``pipeline/track_features/NNN.parquet`` is gone;
 - ``never materialised``: it has no materialisation while its folder holds audio.
 
-Partitions in progress are left alone. :func:`run_backfill` re-runs the picked partitions
+Partitions in progress are left alone (a run whose process was killed is not in progress:
+the CLI first marks it failed, see :func:`~fma_pipeline.orchestration.instance.fail_dead_runs`). :func:`run_backfill` re-runs the picked partitions
 in-process through the local instance, one run per contiguous range of folders (at most
 :func:`~fma_pipeline.orchestration.partitions.partitions_per_run` per run, 40 unless
 ``FMA_PARTITIONS_PER_RUN`` says otherwise), every run tagged ``fma/backfill=<id>``;
@@ -102,12 +103,14 @@ def run_backfill(instance: dg.DagsterInstance, keys: list[str], resources: dict,
     """Materialise ``track_features`` (with its checks) for ``keys`` in-process, one run per chunk."""
     from fma_pipeline.orchestration.assets.features import folder_features
     from fma_pipeline.orchestration.checks import feature_checks
+    from fma_pipeline.orchestration.instance import process_tags
 
     outcome = BackfillOutcome(backfill_id=uuid.uuid4().hex[:8], runs=[])
     for chunk in contiguous_chunks(keys):
         tags = {"fma/backfill": outcome.backfill_id,
                 "dagster/asset_partition_range_start": chunk[0],
-                "dagster/asset_partition_range_end": chunk[-1]}
+                "dagster/asset_partition_range_end": chunk[-1],
+                **process_tags()}  # pid and host: a killed backfill's runs are failed later (instance.fail_dead_runs)
         result = dg.materialize([folder_features, *feature_checks], instance=instance, resources=resources,
                                 run_config=run_config, tags=tags, raise_on_error=False)
         outcome.runs.append((chunk, result.run_id, result.success))

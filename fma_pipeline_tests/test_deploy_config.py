@@ -1,0 +1,102 @@
+"""The team deployment's configuration (deploy/), without Docker (issue #16, item 12).
+
+deploy/docker-entrypoint.sh refuses missing, placeholder (CHANGE-ME) or short secrets and an
+MLflow server open to every Host header; Redis requires a password that Celery's URLs carry;
+MLflow answers only named hosts. The entrypoint runs here as it would in the image (with
+FMA_DEPLOY_DIR pointing at this checkout's deploy/); test_team_deployment.py (slow) runs the
+services natively with these settings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "deploy"
+ENTRYPOINT = DEPLOY / "docker-entrypoint.sh"
+GOOD = "0123456789abcdef0123456789abcdef"
+REDIS_GOOD = "fedcba9876543210fedcba9876543210"
+
+
+def env_example() -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in (DEPLOY / ".env.example").read_text().splitlines()
+             if line and not line.startswith("#") and "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def filled(**changes: str) -> dict[str, str]:
+    """deploy/.env.example with every CHANGE-ME replaced (Redis's with its own password)."""
+    env = {k: v.replace("CHANGE-ME", REDIS_GOOD if "REDIS" in k or "CELERY" in k else GOOD)
+           for k, v in env_example().items()}
+    env["MLFLOW_ALLOWED_HOSTS"] = "mlflow:5000,localhost:5000,127.0.0.1:5000"  # docker-compose.yml's default
+    env.update(changes)
+    return env
+
+
+def entrypoint(env: dict[str, str], tmp_path: Path, *command: str) -> subprocess.CompletedProcess:
+    base = {"PATH": os.environ["PATH"], "DAGSTER_HOME": str(tmp_path / "home" / ".dagster"),
+            "FMA_DEPLOY_DIR": str(DEPLOY)}
+    return subprocess.run(["sh", str(ENTRYPOINT), *command], env={**base, **env}, capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_the_entrypoint_refuses_the_example_env_naming_every_placeholder(tmp_path):
+    env = {**env_example(), "MLFLOW_ALLOWED_HOSTS": "mlflow:5000"}
+    out = entrypoint(env, tmp_path, "echo", "started")
+    assert out.returncode == 78 and "started" not in out.stdout, out
+    for name in ("POSTGRES_PASSWORD", "DAGSTER_POSTGRES_PASSWORD", "REDIS_PASSWORD", "MLFLOW_BACKEND_STORE_URI",
+                 "DAGSTER_CELERY_BROKER_URL", "DAGSTER_CELERY_BACKEND_URL"):
+        assert re.search(rf"^  {name} .*CHANGE-ME", out.stderr, re.M), (name, out.stderr)
+    assert not (tmp_path / "home").exists()  # refused before anything was written
+    # the compose service `secrets`, which postgres and redis wait for, refuses it the same way
+    assert entrypoint(env, tmp_path, "check-secrets").returncode == 78
+
+
+@pytest.mark.parametrize(("change", "complaint"), [
+    ({"POSTGRES_PASSWORD": ""}, "POSTGRES_PASSWORD is not set"),
+    ({"DAGSTER_POSTGRES_PASSWORD": "short"}, "DAGSTER_POSTGRES_PASSWORD is shorter than 12"),
+    ({"REDIS_PASSWORD": "changeme-changeme"}, "REDIS_PASSWORD is still the placeholder"),
+    ({"DAGSTER_CELERY_BROKER_URL": "redis://redis:6379/0"}, "DAGSTER_CELERY_BROKER_URL does not carry REDIS_PASSWORD"),
+    ({"DAGSTER_CELERY_BACKEND_URL": f"redis://:{GOOD}@redis:6379/1"}, "DAGSTER_CELERY_BACKEND_URL does not carry"),
+    ({"MLFLOW_ALLOWED_HOSTS": "*"}, "MLFLOW_ALLOWED_HOSTS allows every Host header"),
+    ({"MLFLOW_ALLOWED_HOSTS": "mlflow:5000,*"}, "MLFLOW_ALLOWED_HOSTS allows every Host header"),
+    ({"MLFLOW_ALLOWED_HOSTS": ""}, "MLFLOW_ALLOWED_HOSTS is not set"),
+])
+def test_the_entrypoint_refuses_each_weak_setting(tmp_path, change, complaint):
+    out = entrypoint(filled(**change), tmp_path, "echo", "started")
+    assert out.returncode == 78 and complaint in out.stderr and "started" not in out.stdout, out
+
+
+def test_the_entrypoint_starts_with_real_secrets_and_installs_the_team_dagster_yaml(tmp_path):
+    out = entrypoint(filled(), tmp_path, "echo", "started")
+    assert out.returncode == 0 and out.stdout.strip() == "started", out
+    assert (tmp_path / "home" / ".dagster" / "dagster.yaml").read_text() == (DEPLOY / "dagster.yaml").read_text()
+    assert entrypoint(filled(), tmp_path, "check-secrets").returncode == 0
+
+
+def test_compose_passwords_redis_restricts_mlflow_hosts_and_checks_secrets_first():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    assert "--allowed-hosts '*'" not in text and '--allowed-hosts "*"' not in text
+    assert '--allowed-hosts \\"$$MLFLOW_ALLOWED_HOSTS\\"' in text
+    assert "*" not in services["mlflow"]["environment"]["MLFLOW_ALLOWED_HOSTS"].replace("${", "").split(":-", 1)[1]
+    redis = services["redis"]
+    assert "requirepass" in redis["command"][-1] and "$$REDIS_PASSWORD" in redis["command"][-1]
+    assert "REDISCLI_AUTH" in redis["healthcheck"]["test"][-1]
+    assert services["secrets"]["command"] == ["check-secrets"]
+    for name in ("postgres", "redis"):  # the only services not started through the entrypoint
+        assert services[name]["depends_on"]["secrets"] == {"condition": "service_completed_successfully"}
+    for name, service in services.items():
+        if name not in {"postgres", "redis"}:  # every other one runs deploy/docker-entrypoint.sh
+            assert "entrypoint" not in service, name
+    example = env_example()
+    for name in ("DAGSTER_CELERY_BROKER_URL", "DAGSTER_CELERY_BACKEND_URL"):
+        assert example[name].startswith("redis://:CHANGE-ME@redis:6379/")
+    assert example["REDIS_PASSWORD"] == "CHANGE-ME"
