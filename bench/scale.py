@@ -398,7 +398,8 @@ def folder_tables(plan: Plan, columns: Columns, rows: slice, seed: int, folder: 
                           FILE_COLUMNS[1]: rng.integers(400_000, 1_300_000, len(ids)).astype(np.int64),
                           FILE_COLUMNS[2]: np.full(len(ids), 1_700_000_000_000_000_000, dtype=np.int64)
                           + rng.integers(0, 10**15, len(ids)),
-                          FILE_COLUMNS[3]: [rng.bytes(16).hex() for _ in ids]}, index=index)
+                          FILE_COLUMNS[3]: [rng.bytes(16).hex() for _ in ids],
+                          FILE_COLUMNS[4]: np.full(len(ids), 29.98, dtype=np.float32)}, index=index)  # FMA's clips
     files.columns = pd.MultiIndex.from_tuples(FILE_COLUMNS, names=names)
     features = pd.concat([files, pd.DataFrame(clip, index=index, columns=feature_columns())], axis=1)
     bounds = np.cumsum(n_windows)[:-1]

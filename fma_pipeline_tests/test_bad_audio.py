@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fma_pipeline.core.audio import AudioLimits
-from fma_pipeline.core.extraction import ExtractionSettings, extract_folders
+from fma_pipeline.core.extraction import FILE_COLUMNS, SECONDS_COLUMN, ExtractionSettings, extract_folders
 from fma_pipeline.core.features import N_FEATURES, N_FMA_FEATURES, flat_feature_names
 from fma_pipeline.core.tagging import TagSettings, tag_files
 
@@ -46,7 +46,12 @@ def bad_folder(tmp_path_factory) -> tuple[Path, dict[str, str | None]]:
     sf.write(put(2, ".mp3", None), _music(8, 44_100, 2), 44_100, format="MP3")
     put(3, ".mp3", "empty file").write_bytes(b"")
     data = (folder / "000002.mp3").read_bytes()
-    put(4, ".mp3", "too short").write_bytes(data[: len(data) // 10])  # truncated MP3
+    put(4, ".mp3", "truncated: decoded 0.").write_bytes(data[: len(data) // 10])  # truncated MP3
+    put(19, ".mp3", "truncated: decoded 6.").write_bytes(data[: len(data) * 8 // 10])  # truncated, still > 5 s
+    sf.write(folder / "000020.wav", good, SR)
+    wav = (folder / "000020.wav").read_bytes()
+    put(20, ".wav", "truncated: decoded 5.").write_bytes(wav[: len(wav) * 7 // 10])  # RIFF header says 8 s
+    os.mkfifo(put(21, ".mp3", "not a regular file (named pipe)"))  # used to hang extraction for ever
     put(5, ".mp3", "not a recognised audio format").write_bytes(np.random.default_rng(1).bytes(50_000))
     put(6, ".mp3", "not a recognised audio format").write_text("this is not audio\n" * 100)
     sf.write(put(7, ".wav", "no audio samples"), np.zeros((0, 1), np.float32), SR)
@@ -95,7 +100,9 @@ def test_extraction_records_every_bad_file_and_keeps_the_rest(bad_folder, worker
             assert reason is None, f"{name} should extract, got {reason}"
         else:
             assert reason is not None and fragment in reason, f"{name}: {reason!r} lacks {fragment!r}"
-    assert np.isfinite(result.features.iloc[:, 4:].to_numpy(dtype=float)).all()
+    assert np.isfinite(result.features.iloc[:, len(FILE_COLUMNS):].to_numpy(dtype=float)).all()
+    seconds = result.features[SECONDS_COLUMN]  # each row says how much audio it describes
+    assert seconds[12] == pytest.approx(8.0, abs=0.01) and seconds[15] == pytest.approx(600.0, abs=0.01)
     assert result.errors["exception_class"].str.len().gt(0).all() and result.errors["at"].notna().all()
 
 

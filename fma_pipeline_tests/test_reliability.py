@@ -74,13 +74,15 @@ RUNNER = textwrap.dedent('''
                 hold(str(path))
             return out
         pd.DataFrame.to_parquet = pausing_write
-    elif pause.startswith("commit:"):  # pause once folder NNN's features are written (committed)
+    elif pause.startswith("commit:"):  # pause once the n-th folder's features are written (committed)
         import fma_pipeline.orchestration.assets.features as features
-        real_commit, done = features.write_parquet, os.path.join("track_features", pause.split(":")[1] + ".parquet")
+        real_commit, nth, committed = features.write_parquet, int(pause.split(":")[1]), []
         def pausing_commit(frame, path, *args, **kwargs):
             out = real_commit(frame, path, *args, **kwargs)
-            if str(path).endswith(done):
-                hold(str(path))
+            if os.sep + "track_features" + os.sep in str(path):
+                committed.append(str(path))
+                if len(committed) == nth:
+                    hold(str(path))
             return out
         features.write_parquet = pausing_commit
 
@@ -291,28 +293,31 @@ def test_folders_are_handed_over_one_after_another_and_a_failing_commit_stops_th
 def test_a_run_killed_after_two_of_its_three_folders_keeps_them_and_the_next_run_reuses_them(tiny_sample, tmp_path):
     root = tmp_path / "root"
     keys = _contiguous_mp3_folders(tiny_sample, root)
-    # one run over 000-002 with a shared pool of two workers; SIGKILL (run and pool) once 001 is committed
-    proc, marker, _ = _spawn(root, tmp_path, "killed", pause="commit:001", key="000...002", workers=2)
+    # one run over 000-002 with a shared pool of two workers; SIGKILL (run and pool) once the second
+    # folder is committed (usually 001; under load 002's last file can finish before 001's)
+    proc, marker, _ = _spawn(root, tmp_path, "killed", pause="commit:2", key="000...002", workers=2)
     try:
-        _wait_until(marker.exists, 120, "the run to commit folder 001", proc)
+        _wait_until(marker.exists, 120, "the run to commit its second folder", proc)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
-    kept = {key: _assert_complete(root, key) for key in keys[:2]}  # both finished folders are on disk
-    assert not _paths(root, "002")[0].exists()
-    before = {key: _paths(root, key)[0].read_bytes() for key in keys[:2]}
+    done = [key for key in keys if _paths(root, key)[0].exists()]
+    assert len(done) == 2, done
+    kept = {key: _assert_complete(root, key) for key in done}  # both finished folders are on disk
+    (lost,) = set(keys) - set(done)
+    before = {key: _paths(root, key)[0].read_bytes() for key in done}
 
     result = _materialise(root, "000...002")  # the next run extracts only what was lost
     assert result.success
     meta = next(e.materialization.metadata for e in result.get_asset_materialization_events()
                 if e.asset_key == dg.AssetKey("track_features"))
-    third = _assert_complete(root, "002")
+    third = _assert_complete(root, lost)
     assert meta["reused"].value == sum(len(f) for f in kept.values())
     assert meta["extracted"].value == len(third) > 0
-    assert {key: _paths(root, key)[0].read_bytes() for key in keys[:2]} == before  # not rewritten
+    assert {key: _paths(root, key)[0].read_bytes() for key in done} == before  # not rewritten
 
 
 # ---------------------------------------------------------------- 2. concurrency

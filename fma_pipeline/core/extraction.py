@@ -15,8 +15,14 @@ features; a reused file whose windows are not in the previous segment table (out
 an older version) is extracted again, and so is every file of a folder whose previous
 table has other feature columns (written by a version with a different feature set).
 
-Parallelism is a process pool across all files of all folders in one call, one BLAS
-thread per worker, with numba's JIT cache kept on disk so workers start warm. Files are
+Anything that is not a regular file (a named pipe, a device) is recorded and skipped before
+it is opened. Each file has a time limit (``ExtractionSettings.file_timeout``): a decode
+that stalls is interrupted in its worker, and a worker that does not answer within the
+limit plus a grace period is killed; either way the file gets an error row.
+
+Parallelism is a process pool across all files of all folders in one call
+(:func:`fma_pipeline.core.workers.worker_pool`: one BLAS thread per worker, workers die with
+the process that made them), with numba's JIT cache kept on disk so workers start warm. Files are
 submitted folder by folder, so folders finish one after another, and each folder's result
 is handed over (``on_folder``) as soon as its last file is done: a caller that commits it
 there keeps every finished folder if the call dies later.
@@ -27,8 +33,10 @@ from __future__ import annotations
 import concurrent.futures as cf
 import functools
 import hashlib
-import multiprocessing
 import os
+import signal
+import stat
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,15 +49,18 @@ from fma_pipeline.core.audio import DEFAULT_SR, AudioError, AudioLimits, decode
 from fma_pipeline.core.features import FeatureConfig, feature_columns, frame_series, summarise
 from fma_pipeline.core.learning.segments import SegmentConfig, empty_segments, segment_frame, segment_rows
 from fma_pipeline.core.fma import list_audio_files, track_id_from_path
+from fma_pipeline.core.workers import kill_workers, single_threaded_env, worker_pool
 
 FILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("file", "name", ""), ("file", "size", ""), ("file", "mtime_ns", ""), ("file", "blake2b", ""),
+    ("file", "seconds", ""),
 )
+#: The duration column: seconds of audio analysed (after the ``max_seconds`` cut), so a short
+#: clip says so in its row. Tables of earlier versions lack it; their rows are reused with NaN.
+SECONDS_COLUMN = FILE_COLUMNS[4]
 ERROR_COLUMNS: tuple[str, ...] = (
     "track_id", "folder", "name", "path", "reason", "exception_class", "at", "size", "mtime_ns",
 )
-#: Thread-count variables set to 1 in workers: parallelism comes from processes.
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 #: glibc malloc settings measured to cut system time by ~13 % for this workload.
 _MALLOC_VARS = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "268435456",
                 "MALLOC_TOP_PAD_": "67108864"}
@@ -66,6 +77,9 @@ class ExtractionSettings:
     workers: int | None = None  # None: one per core
     segments: SegmentConfig | None = SegmentConfig()  # None: no window statistics
     numba_cache_dir: Path | None = None
+    #: Seconds one file may take (decode and features); a 10-minute file takes well under a
+    #: minute on one core. A worker silent for this plus :data:`KILL_GRACE_SECONDS` is killed.
+    file_timeout: float = 300.0
 
     @property
     def n_workers(self) -> int:
@@ -102,7 +116,8 @@ def _empty_features_template() -> pd.DataFrame:
     columns = pd.MultiIndex.from_tuples(list(FILE_COLUMNS) + list(feature_columns()),
                                         names=feature_columns().names)
     dtypes = {**{c: np.float32 for c in feature_columns()}, FILE_COLUMNS[0]: object,
-              FILE_COLUMNS[1]: np.int64, FILE_COLUMNS[2]: np.int64, FILE_COLUMNS[3]: object}
+              FILE_COLUMNS[1]: np.int64, FILE_COLUMNS[2]: np.int64, FILE_COLUMNS[3]: object,
+              SECONDS_COLUMN: np.float32}
     data = {c: pd.Series(dtype=dtypes[c]) for c in columns}
     return pd.DataFrame(data, columns=columns, index=pd.Index([], name="track_id", dtype=np.int64))
 
@@ -152,7 +167,11 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
                  previous_errors: pd.DataFrame | None, previous_segments: pd.DataFrame | None = None,
                  segments: bool = False) -> _Plan:
     """Decide per file: reuse, carry an error forward, or extract."""
-    if previous is not None and list(previous.columns) != list(_empty_features_template().columns):
+    template = _empty_features_template()
+    if previous is not None and SECONDS_COLUMN not in previous.columns:  # an earlier version's table
+        previous = previous.copy()
+        previous.insert(len(FILE_COLUMNS) - 1, SECONDS_COLUMN, np.float32("nan"))
+    if previous is not None and list(previous.columns) != list(template.columns):
         previous = previous_segments = None  # another version's feature set: extract every file again
     plan = _Plan(folder, changed=previous is None or previous_errors is None)
     windows = (previous_segments.groupby(level="track_id") if segments and previous_segments is not None
@@ -175,6 +194,10 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
                                           type(exc).__name__))
             continue
         track_id = track_id_from_path(file)
+        if not stat.S_ISREG(st.st_mode):  # a named pipe would block the reader for ever
+            plan.errors.append(_error_row(folder, file, track_id, f"not a regular file ({_file_kind(st.st_mode)})",
+                                          "NotARegularFile", st.st_size, st.st_mtime_ns))
+            continue
         if track_id is None:
             plan.errors.append(_error_row(folder, file, None, "file name is not an FMA track id",
                                           "NameError", st.st_size, st.st_mtime_ns))
@@ -222,44 +245,80 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
     return plan
 
 
-def _extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
-                  segments: SegmentConfig | None = None) -> tuple[bool, np.ndarray | None, str, str]:
-    """Worker body: ``(ok, rows, digest_or_reason, exception_class)``; never raises.
+#: A worker that has not answered ``file_timeout`` plus this many seconds after its last
+#: answer is killed: its own alarm (see :func:`_time_limit`) did not fire in stalled C code.
+KILL_GRACE_SECONDS = 30.0
 
-    ``rows`` is ``(1 + n_windows, 708)``: the clip's statistics, then each window's.
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+             (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "directory"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+class FileTimeout(Exception):
+    """One file took longer than ``ExtractionSettings.file_timeout``."""
+
+
+class _time_limit:
+    """Raise :class:`FileTimeout` in this thread after ``seconds`` (SIGALRM; only in a main
+    thread, as pool workers and the CLI are; elsewhere the pool's kill is the only limit)."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds if seconds and threading.current_thread() is threading.main_thread() \
+            and hasattr(signal, "setitimer") else None
+
+    def _alarm(self, signum, frame):
+        raise FileTimeout(f"took longer than {self.seconds:g} s (stalled decode?)")
+
+    def __enter__(self):
+        if self.seconds:
+            self.previous = signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
+def _extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
+                  segments: SegmentConfig | None = None,
+                  timeout: float | None = None) -> tuple[bool, np.ndarray | None, str, str, float]:
+    """Worker body: ``(ok, rows, digest_or_reason, exception_class, seconds)``; never raises.
+
+    ``rows`` is ``(1 + n_windows, 708)``: the clip's statistics, then each window's;
+    ``seconds`` the duration analysed. ``timeout`` bounds the whole file (see :class:`_time_limit`).
     """
     try:
-        digest = file_digest(Path(path))
-        y = decode(path, sr=features.sr, limits=limits)
-        series = frame_series(y, features)
-        rows = summarise(series)[np.newaxis]
-        if segments is not None:
-            rows = np.concatenate([rows, segment_rows(series, segments, features)])
+        with _time_limit(timeout):
+            if not stat.S_ISREG(os.stat(path).st_mode):  # checked again: it may have changed since planning
+                return False, None, f"not a regular file ({_file_kind(os.stat(path).st_mode)})", "NotARegularFile", 0.0
+            digest = file_digest(Path(path))
+            y = decode(path, sr=features.sr, limits=limits)
+            series = frame_series(y, features)
+            rows = summarise(series)[np.newaxis]
+            if segments is not None:
+                rows = np.concatenate([rows, segment_rows(series, segments, features)])
         if not np.isfinite(rows).all():
-            return False, None, "features are not finite (degenerate audio)", "FeatureError"
-        return True, rows, digest, ""
+            return False, None, "features are not finite (degenerate audio)", "FeatureError", 0.0
+        return True, rows, digest, "", len(y) / features.sr
+    except FileTimeout as exc:
+        return False, None, str(exc), "Timeout", 0.0
     except AudioError as exc:
-        return False, None, exc.reason, exc.exception_class
+        return False, None, exc.reason, exc.exception_class, 0.0
     except OSError as exc:
-        return False, None, f"cannot read file: {exc.strerror or exc}", type(exc).__name__
+        return False, None, f"cannot read file: {exc.strerror or exc}", type(exc).__name__, 0.0
     except Exception as exc:  # noqa: BLE001 - any decoder/feature failure is one file's problem
-        return False, None, f"extraction failed: {str(exc).splitlines()[0][:200] if str(exc) else ''}", type(exc).__name__
-
-
-def _init_worker() -> None:
-    """Keep each worker to one thread of numerical code."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        pass
+        reason = f"extraction failed: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        return False, None, reason, type(exc).__name__, 0.0
 
 
 def configure_process_env(settings: ExtractionSettings) -> None:
     """Environment that worker processes inherit: single-threaded BLAS, numba disk cache."""
-    for var in _THREAD_VARS:
-        os.environ.setdefault(var, "1")
+    single_threaded_env()
     for var, value in _MALLOC_VARS.items():
         os.environ.setdefault(var, value)
     if settings.numba_cache_dir is not None:
@@ -278,7 +337,8 @@ def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
     configure_process_env(settings)
     if len(tasks) < _MIN_FILES_FOR_POOL or settings.n_workers == 1:
         for i, task in enumerate(tasks):
-            outcome = _extract_file(str(task.path), settings.features, settings.limits, settings.segments)
+            outcome = _extract_file(str(task.path), settings.features, settings.limits, settings.segments,
+                                    settings.file_timeout)
             if progress:
                 progress(1)
             on_done(i, outcome)
@@ -286,27 +346,37 @@ def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
     finished: set[int] = set()
     pending = list(range(len(tasks)))
     isolate = False
+    patience = settings.file_timeout + KILL_GRACE_SECONDS if settings.file_timeout else None
     while pending:
         workers = 1 if isolate else min(settings.n_workers, len(pending))
-        context = multiprocessing.get_context("forkserver")
-        with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        with worker_pool(workers) as pool:
             try:
                 futures = {pool.submit(_extract_file, str(tasks[i].path), settings.features, settings.limits,
-                                       settings.segments): i for i in (pending[:1] if isolate else pending)}
-                broken = False
-                for future in cf.as_completed(futures):
-                    i = futures[future]
-                    try:
-                        outcome = future.result()
-                    except cf.process.BrokenProcessPool:
-                        broken = True
-                        if not isolate:  # retried below, one file per pool
-                            continue
-                        outcome = (False, None, "decoder crashed the worker process", "BrokenProcessPool")
-                    finished.add(i)
-                    if progress:
-                        progress(1)
-                    on_done(i, outcome)
+                                       settings.segments, settings.file_timeout): i
+                           for i in (pending[:1] if isolate else pending)}
+                broken = stalled = False
+                waiting = set(futures)
+                while waiting:
+                    done, waiting = cf.wait(waiting, timeout=patience, return_when=cf.FIRST_COMPLETED)
+                    if not done:  # no worker answered for too long: stalled in C code, beyond its alarm
+                        stalled = True
+                        kill_workers(pool)
+                        continue
+                    for future in done:
+                        i = futures[future]
+                        try:
+                            outcome = future.result()
+                        except cf.process.BrokenProcessPool:
+                            broken = True
+                            if not isolate:  # retried below, one file per pool
+                                continue
+                            outcome = ((False, None, f"no result after {patience:g} s: the stalled worker was killed",
+                                        "Timeout", 0.0) if stalled else
+                                       (False, None, "decoder crashed the worker process", "BrokenProcessPool", 0.0))
+                        finished.add(i)
+                        if progress:
+                            progress(1)
+                        on_done(i, outcome)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)  # do not decode the queued files first
                 raise
@@ -319,10 +389,10 @@ def _folder_result(plan: _Plan, done: list[tuple[_Task, tuple]], with_segments: 
     """One folder's tables from its plan (reused rows, carried errors) and its extracted files."""
     template = _empty_features_template()
     ids, rows, windows = [], [], {}
-    for task, (ok, vectors, info, exc_class) in done:
+    for task, (ok, vectors, info, exc_class, seconds) in done:
         if ok:
             ids.append(task.track_id)
-            rows.append([task.path.name, task.size, task.mtime_ns, info, *vectors[0].tolist()])
+            rows.append([task.path.name, task.size, task.mtime_ns, info, seconds, *vectors[0].tolist()])
             if with_segments:
                 windows[task.track_id] = vectors[1:]
         else:

@@ -15,7 +15,6 @@ broken clips (an empty file, a truncated MP3, one only a few seconds long).
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import pandas as pd
 from fma_pipeline.core.fma import audio_path
 from fma_pipeline.core.metadata import write_genres_csv, write_tracks_csv
 from fma_pipeline.core.storage import atomic_path
+from fma_pipeline.core.workers import worker_pool
 
 #: (genre_id, parent, title) of the genres the sample uses: FMA's 16 roots and the
 #: sub-genres the synthesiser can render. Ids, parents and titles are FMA's own.
@@ -194,8 +194,7 @@ def generate_sample(data_dir: Path, spec: SampleSpec = SampleSpec(),
                 if progress:
                     progress(1)
         else:
-            context = multiprocessing.get_context("forkserver")
-            with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            with worker_pool(workers) as pool:
                 for _ in pool.map(_render_to_mp3, todo, chunksize=4):
                     if progress:
                         progress(1)

@@ -10,7 +10,6 @@ usable audio yields a row with its reason instead of stopping the batch.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 
 from fma_pipeline.core.audio import AudioError, AudioLimits, decode
 from fma_pipeline.core.features import FeatureConfig, flat_feature_names, frame_series, summarise, window_bounds
+from fma_pipeline.core.workers import worker_pool
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,7 @@ def tag_files(model, paths: Sequence[Path | str], settings: TagSettings = TagSet
     else:
         done: dict[str, tuple] = {}
         try:
-            context = multiprocessing.get_context("forkserver")
-            with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            with worker_pool(workers) as pool:
                 for result in pool.map(_features_or_error, paths, [settings] * len(paths)):
                     done[result[0]] = result
                     if progress:

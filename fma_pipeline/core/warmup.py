@@ -15,7 +15,6 @@ that one worker crashes, the cache is corrupt: it is cleared and filled again.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
 import os
 import shutil
 import tempfile
@@ -37,9 +36,10 @@ def _marker(cache_dir: Path) -> Path:
 def _warm_once(settings) -> tuple[bool, str]:
     import soundfile as sf
 
-    from fma_pipeline.core.extraction import _extract_file, _init_worker
+    from fma_pipeline.core.extraction import _extract_file
+    from fma_pipeline.core.workers import worker_pool
 
-    sr = 22_050
+    sr = settings.features.sr
     seconds = max(6.0, settings.limits.min_seconds + 1.0)
     t = np.arange(int(seconds * sr)) / sr
     rng = np.random.default_rng(0)
@@ -48,10 +48,9 @@ def _warm_once(settings) -> tuple[bool, str]:
     with tempfile.TemporaryDirectory(prefix="fma-warm-") as tmp:
         path = Path(tmp) / "000002.wav"
         sf.write(path, y, sr)
-        context = multiprocessing.get_context("forkserver")
-        with cf.ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker) as pool:
+        with worker_pool(1) as pool:
             try:
-                ok, _, info, _ = pool.submit(_extract_file, str(path), settings.features, settings.limits).result()
+                ok, _, info, *_ = pool.submit(_extract_file, str(path), settings.features, settings.limits).result()
             except cf.process.BrokenProcessPool:
                 return False, "the warm-up worker crashed"
     return ok, info
