@@ -1,7 +1,9 @@
 #!/bin/sh
 # Every fma-pipeline container starts here. First refuse to start with a missing, placeholder
 # (CHANGE-ME) or short secret, or with MLflow open to every Host header; then put the team
-# dagster.yaml into DAGSTER_HOME (on the shared data volume) and run the command.
+# dagster.yaml into DAGSTER_HOME (on the shared data volume), write the workspace the webserver
+# and daemon load (the user-code gRPC server at $FMA_USER_CODE_HOST:$FMA_USER_CODE_PORT, default
+# user-code:4000, as code location `fma_pipeline`) beside it, and run the command.
 #
 #   docker-entrypoint.sh check-secrets   only the check (the compose service `secrets`, which
 #                                        postgres and redis wait for, runs this)
@@ -41,7 +43,7 @@ check_secrets() {
     *,\*,*) problems="$problems\n  MLFLOW_ALLOWED_HOSTS allows every Host header ('*'): name the hosts" ;;
   esac
   if [ -n "$problems" ]; then
-    printf 'fma-pipeline: refusing to start, fix deploy/.env (see deploy/.env.example):%b\n' "$problems" >&2
+    printf 'fma-pipeline: refusing to start, fix .env (see deploy/.env.example):%b\n' "$problems" >&2
     printf 'A password can be made with: openssl rand -hex 24\n' >&2
     exit 78  # EX_CONFIG
   fi
@@ -54,4 +56,13 @@ if [ "${1:-}" = "check-secrets" ]; then
 fi
 mkdir -p "$DAGSTER_HOME"
 cp "$DEPLOY_DIR/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+cat > "$DAGSTER_HOME/workspace.yaml.tmp" <<EOF
+# Written by docker-entrypoint.sh: the code location served by the user-code gRPC server.
+load_from:
+  - grpc_server:
+      host: ${FMA_USER_CODE_HOST:-user-code}
+      port: ${FMA_USER_CODE_PORT:-4000}
+      location_name: fma_pipeline
+EOF
+mv "$DAGSTER_HOME/workspace.yaml.tmp" "$DAGSTER_HOME/workspace.yaml"
 exec "$@"

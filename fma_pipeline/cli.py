@@ -186,7 +186,9 @@ def cmd_materialise(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
-    workspace = Path(__file__).resolve().parent / "workspace.yaml"
+    from fma_pipeline.orchestration.instance import write_workspace
+
+    workspace = write_workspace(Path(os.environ["DAGSTER_HOME"]))
     argv = [tool("dagster"), "dev", "-w", str(workspace), "--host", args.host, "--port", str(args.port)]
     print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} FMA_DATA_DIR={data_dir}\n$ {' '.join(argv)}", flush=True)
     os.execvp(argv[0], argv)

@@ -77,13 +77,16 @@ def test_the_entrypoint_starts_with_real_secrets_and_installs_the_team_dagster_y
     out = entrypoint(filled(), tmp_path, "echo", "started")
     assert out.returncode == 0 and out.stdout.strip() == "started", out
     assert (tmp_path / "home" / ".dagster" / "dagster.yaml").read_text() == (DEPLOY / "dagster.yaml").read_text()
+    workspace = yaml.safe_load((tmp_path / "home" / ".dagster" / "workspace.yaml").read_text())
+    assert workspace == {"load_from": [{"grpc_server": {"host": "user-code", "port": 4000,
+                                                        "location_name": "fma_pipeline"}}]}
     assert entrypoint(filled(), tmp_path, "check-secrets").returncode == 0
 
 
 def test_compose_passwords_redis_restricts_mlflow_hosts_and_checks_secrets_first():
-    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     services = compose["services"]
-    text = (DEPLOY / "docker-compose.yml").read_text()
+    text = (REPO / "docker-compose.yml").read_text()
     assert "--allowed-hosts '*'" not in text and '--allowed-hosts "*"' not in text
     assert '--allowed-hosts \\"$$MLFLOW_ALLOWED_HOSTS\\"' in text
     assert "*" not in services["mlflow"]["environment"]["MLFLOW_ALLOWED_HOSTS"].replace("${", "").split(":-", 1)[1]
@@ -100,3 +103,16 @@ def test_compose_passwords_redis_restricts_mlflow_hosts_and_checks_secrets_first
     for name in ("DAGSTER_CELERY_BROKER_URL", "DAGSTER_CELERY_BACKEND_URL"):
         assert example[name].startswith("redis://:CHANGE-ME@redis:6379/")
     assert example["REDIS_PASSWORD"] == "CHANGE-ME"
+
+
+def test_one_workspace_yaml_the_cli_writes_the_same_location():
+    """The repository's workspace.yaml (``dagster dev`` in a checkout) and the one ``fma-pipeline
+    ui`` writes under DAGSTER_HOME name the same code location; the team's is written by the
+    entrypoint (above), so the repository holds no other copy."""
+    from fma_pipeline.orchestration.instance import WORKSPACE_YAML
+
+    assert (REPO / "workspace.yaml").read_text() == WORKSPACE_YAML
+    tracked = subprocess.run(["git", "ls-files", "*workspace.yaml"], cwd=REPO, capture_output=True, text=True)
+    if tracked.returncode == 0:
+        assert tracked.stdout.split() == ["workspace.yaml"]
+    assert (REPO / "docker-compose.yml").is_file() and not (DEPLOY / "docker-compose.yml").exists()

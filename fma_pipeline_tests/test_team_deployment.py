@@ -1,6 +1,6 @@
 """The team deployment of deploy/, natively: PostgreSQL + Redis (scripts/team-services.sh), the
 user-code gRPC server, dagster-webserver, dagster-daemon, two Celery workers and an MLflow server
-on PostgreSQL, all with deploy/dagster.yaml. As in deploy/docker-compose.yml, Redis requires a
+on PostgreSQL, all with deploy/dagster.yaml. As in docker-compose.yml, Redis requires a
 password (the Celery URLs carry it), MLflow answers only the hosts named in --allowed-hosts,
 and deploy/docker-entrypoint.sh's secret check passes on the environment every service gets.
 Slow: ``pytest -m slow fma_pipeline_tests/test_team_deployment.py``.
@@ -102,7 +102,7 @@ def services():
             subprocess.run([str(REPO / "scripts" / "team-services.sh"), "stop", env["STATE_DIR"]])
         pytest.fail(f"team-services.sh start failed:\n{out.stderr}")
     try:
-        # Redis with a password, as deploy/docker-compose.yml runs it (requirepass); every client
+        # Redis with a password, as docker-compose.yml runs it (requirepass); every client
         # (Celery workers, the executor) connects with redis://:PASSWORD@host:port/N
         password, port = secrets.token_hex(16), env["REDIS_PORT"]
         subprocess.run(["redis-cli", "-p", port, "CONFIG", "SET", "requirepass", password], check=True,
@@ -121,17 +121,13 @@ def services():
 
 @pytest.fixture(scope="module")
 def deployment(services, tiny_sample, tmp_path_factory):
-    """The Dagster and MLflow services of deploy/docker-compose.yml, as local processes."""
+    """The Dagster and MLflow services of docker-compose.yml, as local processes."""
     base = tmp_path_factory.mktemp("team")
     root = base / "data"
     shutil.copytree(tiny_sample, root)
     home = root / ".dagster"  # as in docker-compose: DAGSTER_HOME on the shared data volume
     home.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     grpc_port, web_port, mlflow_port = free_port(), free_port(), free_port()
-    workspace = base / "workspace.yaml"  # deploy/workspace.yaml with this host's port
-    workspace.write_text((REPO / "deploy" / "workspace.yaml").read_text()
-                         .replace("host: user-code", "host: 127.0.0.1").replace("4000", str(grpc_port)))
     logs = base / "logs"
     logs.mkdir()
     env = {**os.environ, **{k: v for k, v in services.items() if k != "STATE_DIR"},
@@ -142,11 +138,16 @@ def deployment(services, tiny_sample, tmp_path_factory):
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("MLFLOW_TRACKING_URI", None)  # mlflow.set_tracking_uri() in this process exports it
     allowed_hosts = f"127.0.0.1:{mlflow_port},localhost:{mlflow_port}"  # as docker-compose.yml: named hosts only
-    # the entrypoint's check (placeholders, short passwords, Redis URLs without the password) passes
-    check = subprocess.run(["sh", str(REPO / "deploy" / "docker-entrypoint.sh"), "check-secrets"],
+    # the image's entrypoint, natively: its check (placeholders, short passwords, Redis URLs without
+    # the password) passes, and it installs deploy/dagster.yaml and the workspace of the gRPC server
+    check = subprocess.run(["sh", str(REPO / "deploy" / "docker-entrypoint.sh"), "true"],
                            env={**env, "POSTGRES_PASSWORD": env["DAGSTER_POSTGRES_PASSWORD"],
-                                "MLFLOW_ALLOWED_HOSTS": allowed_hosts}, capture_output=True, text=True, timeout=30)
+                                "MLFLOW_ALLOWED_HOSTS": allowed_hosts, "FMA_DEPLOY_DIR": str(REPO / "deploy"),
+                                "FMA_USER_CODE_HOST": "127.0.0.1", "FMA_USER_CODE_PORT": str(grpc_port)},
+                           capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
+    workspace = home / "workspace.yaml"
+    assert f"port: {grpc_port}" in workspace.read_text()
     procs = Processes(logs)
     started = time.monotonic()
     try:

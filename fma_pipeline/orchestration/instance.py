@@ -47,6 +47,25 @@ run_launcher:
 #: What earlier versions wrote; an unedited copy is replaced by :data:`DAGSTER_YAML`.
 PREVIOUS_DAGSTER_YAMLS = (_HEAD + _STORAGE,)
 
+#: The code location ``fma-pipeline ui`` serves: the repository's ``workspace.yaml`` (for
+#: ``dagster dev`` in a checkout) says the same; a test keeps them equal.
+WORKSPACE_YAML = """\
+load_from:
+  - python_module:
+      module_name: fma_pipeline.definitions
+      location_name: fma_pipeline
+"""
+
+
+def write_workspace(home: Path) -> Path:
+    """``<DAGSTER_HOME>/workspace.yaml`` with :data:`WORKSPACE_YAML` (an installed package has
+    no repository ``workspace.yaml``); the team deployment's entrypoint writes its own there."""
+    path = Path(home) / "workspace.yaml"
+    if not path.is_file() or path.read_text() != WORKSPACE_YAML:
+        path.write_text(WORKSPACE_YAML)
+    return path
+
+
 #: Tags of a run executed in the CLI's own process: its pid, host and the process's start time.
 PID_TAG, HOST_TAG, PROCESS_START_TAG = "fma/pid", "fma/host", "fma/process_start"
 
