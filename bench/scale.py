@@ -503,11 +503,13 @@ def child_materialise(asset: str, data_dir: Path) -> None:
     from fma_pipeline.cli import QUIET_LOGS
     from fma_pipeline.definitions import all_assets, all_checks, resources
     from fma_pipeline.orchestration.instance import dagster_home
+    from fma_pipeline.orchestration.progress import Console
 
     os.environ["FMA_DATA_DIR"] = str(data_dir)
     dagster_home(data_dir)
     dg.materialize([*all_assets, *all_checks], selection=dg.AssetSelection.assets(asset),
-                   instance=dg.DagsterInstance.get(), resources=resources(), run_config=QUIET_LOGS)
+                   instance=dg.DagsterInstance.get(), resources=resources(console=Console(progress=True)),
+                   run_config=QUIET_LOGS)  # progress lines land in bench-logs/<asset>.stderr
 
 
 @dataclass
@@ -596,7 +598,6 @@ def run_assets(data_dir: Path, assets: list[str], timeout: float) -> list[Measur
 
     env = {**os.environ, "FMA_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / ".dagster"),
            "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", QUIET_WARNINGS)}
-    env["FMA_PROGRESS"] = "1"  # progress lines land in bench-logs/<asset>.stderr
     results = []
     for asset in assets:
         argv = [sys.executable, str(Path(__file__).resolve()), "--child-asset", asset, "--data-dir", str(data_dir)]

@@ -43,13 +43,14 @@ RUNNER = textwrap.dedent("""
         dagster_home(root)
         import dagster as dg
         from fma_pipeline.orchestration.assets.features import folder_features
+        from fma_pipeline.definitions import resources
         from fma_pipeline.orchestration.resources import Extraction, FmaData
         instance = dg.DagsterInstance.get()
         fail_dead_runs(instance)  # the runs of killed runners, as the CLI does
         print("SOAK materialising", flush=True)  # imports done: a kill from here lands in the run
         result = dg.materialize(
             [folder_features], instance=instance,
-            resources={"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=int(sys.argv[2]))},
+            resources=resources(FmaData(data_dir=str(root)), Extraction(workers=int(sys.argv[2]))),
             tags={"dagster/asset_partition_range_start": "000", "dagster/asset_partition_range_end": "155",
                   **process_tags()},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})

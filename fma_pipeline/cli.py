@@ -42,28 +42,26 @@ QUIET_WARNINGS = "ignore::FutureWarning,ignore::UserWarning"  # ConvergenceWarni
 
 
 def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstream: bool = True,
-                run_config: dict | None = None) -> None:
-    """Extract features for ``partitions`` (default: all folders) in chunked runs, then the rest."""
+                run_config: dict | None = None, progress: bool = True) -> None:
+    """Extract features for ``partitions`` (default: all folders) in chunked runs, then the rest
+    (with progress on stderr unless ``progress`` is False)."""
     import dagster as dg
 
     from fma_pipeline.core.fma import FOLDERS
     from fma_pipeline.definitions import all_assets, all_checks, resources
     from fma_pipeline.orchestration.assets.features import folder_features
-    from fma_pipeline.orchestration.backfill import contiguous_chunks
-    from fma_pipeline.orchestration.checks import feature_checks
+    from fma_pipeline.orchestration.backfill import materialise_features
     from fma_pipeline.orchestration.instance import fail_dead_runs, process_tags
+    from fma_pipeline.orchestration.progress import Console
 
     instance = dg.DagsterInstance.get()
+    with_console = resources(console=Console(progress=progress))
     fail_dead_runs(instance)  # runs left unfinished by a killed fma-pipeline
-    # runs of consecutive folders, at most partitions_per_run(in_process=True) each (one process pool per run)
-    for chunk in contiguous_chunks(partitions or list(FOLDERS)):
-        dg.materialize([folder_features, *feature_checks], instance=instance,
-                       resources=resources(), run_config=QUIET_LOGS, tags={"dagster/asset_partition_range_start": chunk[0],
-                                                    "dagster/asset_partition_range_end": chunk[-1], **process_tags()})
+    materialise_features(instance, partitions or list(FOLDERS), with_console, QUIET_LOGS, raise_on_error=True)
     if downstream:
         selection = dg.AssetSelection.all() - dg.AssetSelection.assets(folder_features)
         dg.materialize([*all_assets, *all_checks], selection=selection, instance=instance, tags=process_tags(),
-                       resources=resources(), run_config={**QUIET_LOGS, **(run_config or {})})
+                       resources=with_console, run_config={**QUIET_LOGS, **(run_config or {})})
 
 
 #: (title, stored table (see core/catalogue.py), columns shown) of the tables the demo prints.
@@ -141,7 +139,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         spec = SampleSpec(tracks_per_genre=args.tracks_per_genre)
         with _progress(len(plan_tracks(spec)), "rendering sample clips", args.quiet) as bar:
             generate_sample(data_dir, spec, progress=bar.update)
-    materialise(data_dir, run_config=DEMO_RUN_CONFIG)
+    materialise(data_dir, run_config=DEMO_RUN_CONFIG, progress=not args.quiet)
     for which in range(len(RESULT_TABLES)):
         print("\n" + results_table(data_dir, which))
     print(f"\nData root: {data_dir}\nOpen the UIs on this data:\n{ui_commands(data_dir)}")
@@ -179,7 +177,8 @@ def cmd_materialise(args: argparse.Namespace) -> int:
         import yaml
 
         run_config = yaml.safe_load(Path(args.config).read_text()) or {}
-    materialise(data_dir, partitions=partitions, downstream=not args.features_only, run_config=run_config)
+    materialise(data_dir, partitions=partitions, downstream=not args.features_only, run_config=run_config,
+                progress=not args.quiet)
     print(results_table(data_dir) if not args.features_only else "features extracted")
     return 0
 
@@ -354,6 +353,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from fma_pipeline.orchestration.backfill import (find_backfill_partitions, launch_backfill_via_webserver,
                                                      parse_partitions, run_backfill)
     from fma_pipeline.orchestration.instance import fail_dead_runs
+    from fma_pipeline.orchestration.progress import Console
     from fma_pipeline.orchestration.resources import FmaData
 
     _data_dir(args)
@@ -378,7 +378,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             print(f"backfill {backfill_id} of {len(picked)} partition(s) created on {args.webserver} "
                   f"(the daemon launches its runs; see {args.webserver.rstrip('/')}/runs/b/{backfill_id})")
             return 0
-        outcome = run_backfill(instance, picked, resources(), run_config=QUIET_LOGS)
+        outcome = run_backfill(instance, picked, resources(console=Console(progress=not args.quiet)),
+                               run_config=QUIET_LOGS)
         for chunk, run_id, ok in outcome.runs:
             print(f"run {run_id} {chunk[0]}-{chunk[-1]}: {'success' if ok else 'FAILED'}")
         print(f"backfill {outcome.backfill_id}: {len(picked)} partition(s), {len(outcome.runs)} run(s), "
@@ -466,10 +467,6 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    if not args.quiet:
-        from fma_pipeline.orchestration.progress import PROGRESS_ENV
-
-        os.environ.setdefault(PROGRESS_ENV, "1")  # runs started here show progress on stderr
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # not minutes of retries
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     from fma_pipeline.core.metadata import MetadataError

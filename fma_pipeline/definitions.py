@@ -11,6 +11,7 @@ from fma_pipeline.orchestration import checks
 from fma_pipeline.orchestration.assets import clusters, features, learning, matrices, metadata, subgenres
 from fma_pipeline.orchestration.instance import team_executor
 from fma_pipeline.orchestration.io_manager import CatalogueIOManager
+from fma_pipeline.orchestration.progress import Console
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
 from fma_pipeline.orchestration.schedules import rescan_schedule
 from fma_pipeline.orchestration.sensors import DOWNSTREAM_CONDITION, downstream_automation_sensor, new_tracks_sensor
@@ -30,21 +31,23 @@ train_job = dg.define_asset_job(
 
 
 def resources(fma: FmaData | None = None, extraction: Extraction | None = None,
-              mlflow_tracker: MlflowTracker | None = None) -> dict[str, object]:
+              mlflow_tracker: MlflowTracker | None = None, console: Console | None = None) -> dict[str, object]:
     """Every resource the assets need, the IO manager bound to the same data root as ``fma``.
 
     Defaults are read from the environment at load time: ``FMA_DATA_DIR`` (the data root,
     whose layout is the core's catalogue), ``FMA_MLFLOW_TRACKING_URI`` (a team's MLflow
     server; default SQLite under the data root; read by the catalogue, so the CLI agrees)
     and ``FMA_EXTRACTION_WORKERS`` (0 = one process per core; 1 on Celery workers, where a
-    process pool inside a task breaks). Scripts and tests pass their own ``fma`` etc.
+    process pool inside a task breaks). Scripts and tests pass their own ``fma`` etc.; the CLI
+    passes ``Console(progress=True)`` so that the runs it executes show progress on stderr.
     These are optional settings with defaults, so they are read here rather than through
     ``dg.EnvVar``, which has no default and fails a run whose variable is unset.
     """
     fma = fma or FmaData()
     workers = int(os.environ.get("FMA_EXTRACTION_WORKERS") or 0)
     return {"fma": fma, "extraction": extraction or Extraction(workers=workers),
-            "mlflow_tracker": mlflow_tracker or MlflowTracker(), "io_manager": CatalogueIOManager(fma=fma)}
+            "mlflow_tracker": mlflow_tracker or MlflowTracker(), "console": console or Console(),
+            "io_manager": CatalogueIOManager(fma=fma)}
 
 
 with warnings.catch_warnings():  # map_resolved_asset_specs is "preview" in Dagster 1.13

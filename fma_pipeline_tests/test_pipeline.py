@@ -8,15 +8,16 @@ import mlflow
 import pandas as pd
 import pytest
 
+from fma_pipeline.core.extraction import FILE_COLUMNS
 from fma_pipeline.core.features import N_FEATURES
 from fma_pipeline.core.learning.families import FAMILY_SETS
 from fma_pipeline.core.learning.models import SEGMENT_FAMILIES
 from fma_pipeline.core.fma import FOLDERS
 from fma_pipeline.core.storage import read_parquet, write_parquet
 from fma_pipeline.core.tracking import MlflowStore
-from fma_pipeline.definitions import defs
+from fma_pipeline.definitions import defs, resources
 from fma_pipeline.orchestration.assets.features import folder_features, track_features
-from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
+from fma_pipeline.orchestration.resources import Extraction, FmaData
 from fma_pipeline_tests.runs import materialise_sample
 
 FAST_RUN = {"ops": {
@@ -50,7 +51,7 @@ def test_every_partition_materialises_and_checks_pass(pipeline_run):
     assert materialised == set(FOLDERS)  # empty folders give empty tables, not errors
     assert all(e.passed for e in first.get_asset_check_evaluations())
     empty = read_parquet(root / "pipeline" / "track_features" / "001.parquet")
-    assert len(empty) == 0 and empty.shape[1] == N_FEATURES + 4
+    assert len(empty) == 0 and empty.shape[1] == N_FEATURES + len(FILE_COLUMNS)
     errors = read_parquet(root / "pipeline" / "extraction_errors.parquet")
     assert len(errors) == 3 and errors["reason"].str.len().gt(0).all()
 
@@ -162,22 +163,21 @@ def _metadata(result, asset: str) -> dict:
 
 def test_incremental_rematerialisation_reuses_unchanged_files(pipeline_run):
     root, instance, *_ = pipeline_run
-    resources = {"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=1),
-                 "mlflow_tracker": MlflowTracker()}
-    result = dg.materialize([folder_features], instance=instance, resources=resources, partition_key="000")
+    with_root = resources(FmaData(data_dir=str(root)), Extraction(workers=1))
+    result = dg.materialize([folder_features], instance=instance, resources=with_root, partition_key="000")
     meta = _metadata(result, "track_features")
     assert meta["extracted"].value == 0 and meta["reused"].value > 0
     segments = root / "pipeline" / "segment_features" / "000.parquet"
     before = read_parquet(segments)
     segments.unlink()  # lost (or written by an older version): its clips are decoded again
-    again = _metadata(dg.materialize([folder_features], instance=instance, resources=resources,
+    again = _metadata(dg.materialize([folder_features], instance=instance, resources=with_root,
                                      partition_key="000"), "track_features")
     assert again["extracted"].value == meta["reused"].value and again["reused"].value == 0
     pd.testing.assert_frame_equal(read_parquet(segments), before, check_exact=False, rtol=1e-4, atol=1e-5)
     features = root / "pipeline" / "track_features" / "000.parquet"
     current = read_parquet(features)
     write_parquet(current.drop(columns="mfcc_corr", level="feature"), features)  # as the 518-column version wrote it
-    third = _metadata(dg.materialize([folder_features], instance=instance, resources=resources,
+    third = _metadata(dg.materialize([folder_features], instance=instance, resources=with_root,
                                      partition_key="000"), "track_features")
     assert third["extracted"].value == meta["reused"].value and third["reused"].value == 0
     assert list(read_parquet(features).columns) == list(current.columns)

@@ -89,13 +89,14 @@ RUNNER = textwrap.dedent('''
     if __name__ == "__main__":  # a process pool's forkserver would import this file again
         import dagster as dg
         from fma_pipeline.orchestration.assets.features import folder_features
+        from fma_pipeline.definitions import resources
         from fma_pipeline.orchestration.resources import Extraction, FmaData
         start, _, end = key.partition("...")
         where = ({"tags": {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}}
                  if end else {"partition_key": key})
         workers = int(os.environ.get("FMA_TEST_WORKERS") or 1)
         result = dg.materialize([folder_features], instance=dg.DagsterInstance.ephemeral(), **where,
-                                resources={"fma": FmaData(data_dir=root), "extraction": Extraction(workers=workers)})
+                                resources=resources(FmaData(data_dir=root), Extraction(workers=workers)))
         meta = result.get_asset_materialization_events()[0].materialization.metadata
         print(f"RESULT success={result.success} extracted={meta['extracted'].value} "
               f"reused={meta['reused'].value} failed={meta['failed'].value}", flush=True)
@@ -122,7 +123,9 @@ def _write_clips(folder: Path, seed: int, n: int = N_CLIPS) -> None:
 
 
 def _resources(root: Path) -> dict:
-    return {"fma": FmaData(data_dir=str(root)), "extraction": Extraction(workers=1)}
+    from fma_pipeline.definitions import resources
+
+    return resources(FmaData(data_dir=str(root)), Extraction(workers=1))
 
 
 def _materialise(root: Path, key: str = KEY) -> dg.ExecuteInProcessResult:

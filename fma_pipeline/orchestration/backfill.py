@@ -98,23 +98,41 @@ class BackfillOutcome:
         return all(ok for *_, ok in self.runs)
 
 
-def run_backfill(instance: dg.DagsterInstance, keys: list[str], resources: dict,
-                 run_config: dict | None = None) -> BackfillOutcome:
-    """Materialise ``track_features`` (with its checks) for ``keys`` in-process, one run per chunk."""
+def materialise_features(instance: dg.DagsterInstance, keys: list[str], resources: dict,
+                         run_config: dict | None = None, tags: dict[str, str] | None = None,
+                         raise_on_error: bool = False) -> list[tuple[list[str], str, bool]]:
+    """Materialise ``track_features`` (with its checks, scoped to each run's folders) for
+    ``keys`` in this process, one run per contiguous chunk (one process pool per run).
+
+    Every run carries this process's pid and host (a killed run is failed later, see
+    :func:`~fma_pipeline.orchestration.instance.fail_dead_runs`) and ``tags``. The CLI's
+    ``materialise`` and :func:`run_backfill` both run features this way.
+
+    Returns
+    -------
+    list of (chunk, run id, success)
+    """
     from fma_pipeline.orchestration.assets.features import folder_features
     from fma_pipeline.orchestration.checks import feature_checks
     from fma_pipeline.orchestration.instance import process_tags
 
-    outcome = BackfillOutcome(backfill_id=uuid.uuid4().hex[:8], runs=[])
+    runs = []
     for chunk in contiguous_chunks(keys):
-        tags = {"fma/backfill": outcome.backfill_id,
-                "dagster/asset_partition_range_start": chunk[0],
-                "dagster/asset_partition_range_end": chunk[-1],
-                **process_tags()}  # pid and host: a killed backfill's runs are failed later (instance.fail_dead_runs)
+        run_tags = {**(tags or {}), "dagster/asset_partition_range_start": chunk[0],
+                    "dagster/asset_partition_range_end": chunk[-1], **process_tags()}
         result = dg.materialize([folder_features, *feature_checks], instance=instance, resources=resources,
-                                run_config=run_config, tags=tags, raise_on_error=False)
-        outcome.runs.append((chunk, result.run_id, result.success))
-    return outcome
+                                run_config=run_config, tags=run_tags, raise_on_error=raise_on_error)
+        runs.append((chunk, result.run_id, result.success))
+    return runs
+
+
+def run_backfill(instance: dg.DagsterInstance, keys: list[str], resources: dict,
+                 run_config: dict | None = None) -> BackfillOutcome:
+    """Materialise ``track_features`` for ``keys`` in-process as one backfill: every run
+    tagged ``fma/backfill=<id>``; a failed run does not stop the next."""
+    backfill_id = uuid.uuid4().hex[:8]
+    runs = materialise_features(instance, keys, resources, run_config, tags={"fma/backfill": backfill_id})
+    return BackfillOutcome(backfill_id=backfill_id, runs=runs)
 
 
 LAUNCH_BACKFILL = """

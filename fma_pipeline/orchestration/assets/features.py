@@ -1,11 +1,6 @@
 """Feature assets: ``track_features`` and ``segment_features`` per FMA folder (one extraction,
 ``folder_features``), ``extraction_errors``, ``feature_matrix``, ``segment_matrix``."""
 
-
-import contextlib
-import os
-import sys
-
 import dagster as dg
 import pandas as pd
 
@@ -15,30 +10,13 @@ from fma_pipeline.core.extraction import FolderResult, extract_folders, feature_
 from fma_pipeline.core.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.storage import read_parquet, write_parquet, write_parquet_parts
 from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
-from fma_pipeline.orchestration.progress import PROGRESS_ENV
+from fma_pipeline.orchestration.progress import Console
 from fma_pipeline.orchestration.resources import Extraction, FmaData
 
 #: Keys of the two assets :data:`folder_features` makes (select ``folder_features`` in jobs).
 track_features = dg.AssetKey(TRACK_FEATURES.asset)
 segment_features = dg.AssetKey(SEGMENT_FEATURES.asset)
 ERROR_COLUMNS = ["track_id", "folder", "name", "path", "reason", "exception_class", "at"]
-
-
-@contextlib.contextmanager
-def progress_bar(desc: str):
-    """``(update, set_total)`` callbacks of a tqdm bar when ``FMA_PROGRESS=1``, else no-ops."""
-    if os.environ.get(PROGRESS_ENV) != "1":
-        yield (None, None)
-        return
-    from tqdm import tqdm
-
-    # delay: a run with nothing to extract (every file reused) shows no empty "0clip" bar
-    with tqdm(desc=desc, unit=" clips", file=sys.stderr, delay=2) as bar:
-        def set_total(n: int) -> None:
-            bar.total = n
-            bar.refresh()
-
-        yield bar.update, set_total
 
 
 def _previous(fma: FmaData, key: str) -> tuple[pd.DataFrame | None, ...]:
@@ -62,7 +40,7 @@ def _previous(fma: FmaData, key: str) -> tuple[pd.DataFrame | None, ...]:
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=partitions_per_run()),
     can_subset=False,
 )
-def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: Extraction):
+def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction: Extraction, console: Console):
     """Clip and window features of FMA folders; only new or changed files are decoded.
 
     One extraction makes both assets: each clip's frame series are computed once, the
@@ -94,7 +72,7 @@ def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction:
     # run of the same folder waits here, then finds this run's output as its cache.
     locks = [root.partition_path(TRACK_FEATURES, key).with_name(f".{key}.lock") for key in keys]
     with exclusive_locks(locks, log=context.log.info):
-        with progress_bar(f"extracting {keys[0]}..{keys[-1]}") as (update, total):
+        with console.bar(f"extracting {keys[0]}..{keys[-1]}") as (update, total):
             results = extract_folders(folders, {key: _previous(fma, key) for key in keys}, settings,
                                       progress=update, on_total=total, on_folder=commit)
     totals = pd.DataFrame([r.counts() for r in results.values()], index=list(results)).sum()

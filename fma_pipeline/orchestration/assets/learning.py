@@ -19,7 +19,7 @@ from fma_pipeline.core.learning.training import (TrainingConfig, calibrate, cham
 from fma_pipeline.core.tracking import load_run_model, log_training
 from fma_pipeline.orchestration.config import mirrored
 from fma_pipeline.orchestration.metadata_tables import markdown_table
-from fma_pipeline.orchestration.progress import progress_logger
+from fma_pipeline.orchestration.progress import Console
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
 
 SHOWN = ["model", "branch", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "n_test",
@@ -33,13 +33,13 @@ ClassifiersConfig = mirrored(
                                               "fma-genre-classifier@champion."))})
 
 
-def _train_and_log(context: dg.AssetExecutionContext, X, labels, training: TrainingConfig, fma: FmaData,
-                   mlflow_tracker: MlflowTracker, *, what: str, register: bool, serve_champion: bool,
+def _train_and_log(context: dg.AssetExecutionContext, console: Console, X, labels, training: TrainingConfig,
+                   fma: FmaData, mlflow_tracker: MlflowTracker, *, what: str, register: bool, serve_champion: bool,
                    params: dict, model_metadata: dict) -> tuple[list, dict]:
     """Train every model; make the champion a servable model (calibrated probabilities and a
     novelty guard that says when a file is unlike the training music); log all to MLflow
     (each fitted model once)."""
-    say = progress_logger(context)
+    say = console.logger(context)
     models = train_all(X, labels, training, progress=say, what=what)
     if serve_champion:
         best = champion(models)
@@ -54,8 +54,8 @@ def _train_and_log(context: dg.AssetExecutionContext, X, labels, training: Train
 
 @dg.asset(group_name="learning", kinds={"sklearn", "mlflow"})
 def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConfig, fma: FmaData,
-                      extraction: Extraction, mlflow_tracker: MlflowTracker, tracks: AssetFiles,
-                      feature_matrix: AssetFiles) -> dg.Output:
+                      extraction: Extraction, mlflow_tracker: MlflowTracker, console: Console,
+                      tracks: AssetFiles, feature_matrix: AssetFiles) -> dg.Output:
     """The model zoo on the scaled and the PCA branch; one MLflow child run per model.
 
     Each model is a full Pipeline from the raw 708 features: its scaler (and PCA, on the
@@ -69,7 +69,7 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
     labels = tracks.read().loc[X.index]
     settings = extraction.settings(fma)
     models, logged = _train_and_log(
-        context, X, labels, config.to_core(), fma, mlflow_tracker, what="genre_classifiers",
+        context, console, X, labels, config.to_core(), fma, mlflow_tracker, what="genre_classifiers",
         register=config.register_champion, serve_champion=True,
         params={"n_tracks": len(X), "n_genres": labels["genre"].nunique()},
         model_metadata={"feature_config": settings.features.as_dict(), "min_seconds": settings.limits.min_seconds,
@@ -154,8 +154,8 @@ SegmentClassifiersConfig = mirrored(
 
 @dg.asset(group_name="learning", kinds={"sklearn", "mlflow"})
 def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassifiersConfig, fma: FmaData,
-                        extraction: Extraction, mlflow_tracker: MlflowTracker, tracks: AssetFiles,
-                        segment_matrix: AssetFiles,
+                        extraction: Extraction, mlflow_tracker: MlflowTracker, console: Console,
+                        tracks: AssetFiles, segment_matrix: AssetFiles,
                         genre_classifiers: AssetFiles) -> dg.Output:
     """Segment-level learning: models fit on 3 s windows, one vote per track, same split and CV.
 
@@ -175,7 +175,7 @@ def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassi
     X = segment_matrix.read(filters=[("track_id", "in", needed.tolist())])
     labels = labels.loc[labels.index.intersection(X.index.get_level_values("track_id").unique())]
     models, logged = _train_and_log(
-        context, X, labels, training, fma, mlflow_tracker, what="segment_classifiers",
+        context, console, X, labels, training, fma, mlflow_tracker, what="segment_classifiers",
         register=config.register_champion, serve_champion=config.register_champion,
         params={"n_tracks": labels.shape[0], "n_windows": len(X), "n_genres": labels["genre"].nunique()},
         model_metadata={"level": "segment", "classes": sorted(labels["genre"].unique()),

@@ -12,7 +12,7 @@ from fma_pipeline.core.subgenres import DEFAULT_MIN_TRACKS, derive_subgenres, su
 from fma_pipeline.core.tracking import log_nested_runs
 from fma_pipeline.orchestration.config import mirrored
 from fma_pipeline.orchestration.metadata_tables import markdown_table
-from fma_pipeline.orchestration.progress import progress_logger
+from fma_pipeline.orchestration.progress import Console
 from fma_pipeline.orchestration.resources import FmaData, MlflowTracker
 
 EXPERIMENT = "fma-subgenre-classification"
@@ -58,7 +58,7 @@ def _child(name: str, trained) -> dict:
 
 @dg.asset(group_name="learning", kinds={"sklearn", "mlflow"})
 def subgenre_classifiers(context: dg.AssetExecutionContext, config: SubgenreClassifiersConfig, fma: FmaData,
-                         mlflow_tracker: MlflowTracker, feature_matrix: AssetFiles,
+                         mlflow_tracker: MlflowTracker, console: Console, feature_matrix: AssetFiles,
                          subgenre_labels: AssetFiles) -> dg.Output:
     """Sub-genre classifiers per top-level genre, flat and hierarchical, on FMA's artist split.
 
@@ -66,7 +66,7 @@ def subgenre_classifiers(context: dg.AssetExecutionContext, config: SubgenreClas
     and the metadata says why; that is a property of the data, not a failure.
     """
     X = feature_matrix.read()
-    results = train_subgenres(X, subgenre_labels.read(), config.to_core(), progress=progress_logger(context))
+    results = train_subgenres(X, subgenre_labels.read(), config.to_core(), progress=console.logger(context))
     table = results.table.astype({c: float for c in TABLE_COLUMNS[4:8] + ["cv_macro_f1"]})
     skipped = pd.DataFrame({"reason": results.skipped}).rename_axis("classifier")
     metadata = {"dagster/row_count": len(table), "scores": markdown_table(table),
