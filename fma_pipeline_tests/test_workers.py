@@ -133,3 +133,30 @@ def test_a_features_table_without_durations_is_reused_not_extracted_again(folder
     assert (again.reused, again.extracted) == (3, 0)
     assert again.features[SECONDS_COLUMN].isna().all()
     assert list(again.features.columns) == list(first.features.columns)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_two_in_process_runs_compiling_one_cold_numba_cache_do_not_crash(tiny_sample, tmp_path):
+    """numba#10128 across processes: two runs with one extraction process each (as two Celery
+    workers) starting a few seconds apart on a cold shared cache; the second used to die with
+    SIGSEGV in 2 of 3 tries. Their first file is now compiled under one lock."""
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(tiny_sample, root)
+    folders = sorted(p.name for p in (root / "fma_small").iterdir())[:2]
+    cli = Path(sys.executable).with_name("fma-pipeline")
+    for attempt, delay in enumerate((3, 6)):
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / f"numba-{attempt}"), "FMA_EXTRACTION_WORKERS": "1",
+               "DAGSTER_HOME": str(root / ".dagster")}
+        runs = []
+        for folder, wait in zip(folders, (0, delay)):
+            time.sleep(wait)
+            runs.append(subprocess.Popen([str(cli), "--quiet", "--data-dir", str(root), "materialise", "--partitions",
+                                          folder, "--features-only"], env=env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True))
+        for run in runs:
+            out, _ = run.communicate(timeout=280)
+            assert run.returncode == 0, (attempt, run.returncode, out[-2000:])
+        shutil.rmtree(root / "pipeline")

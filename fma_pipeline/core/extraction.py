@@ -31,6 +31,7 @@ there keeps every finished folder if the call dies later.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import functools
 import hashlib
 import os
@@ -49,6 +50,7 @@ from fma_pipeline.core.audio import DEFAULT_SR, AudioError, AudioLimits, decode
 from fma_pipeline.core.features import FeatureConfig, feature_columns, frame_series, summarise
 from fma_pipeline.core.learning.segments import SegmentConfig, empty_segments, segment_frame, segment_rows
 from fma_pipeline.core.fma import list_audio_files, track_id_from_path
+from fma_pipeline.core.warmup import compile_lock
 from fma_pipeline.core.workers import kill_workers, single_threaded_env, worker_pool
 
 FILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -337,8 +339,10 @@ def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
     configure_process_env(settings)
     if len(tasks) < _MIN_FILES_FOR_POOL or settings.n_workers == 1:
         for i, task in enumerate(tasks):
-            outcome = _extract_file(str(task.path), settings.features, settings.limits, settings.segments,
-                                    settings.file_timeout)
+            # the first file compiles numba's functions into the shared cache: one process at a time
+            with compile_lock(settings) if i == 0 else contextlib.nullcontext():
+                outcome = _extract_file(str(task.path), settings.features, settings.limits, settings.segments,
+                                        settings.file_timeout)
             if progress:
                 progress(1)
             on_done(i, outcome)

@@ -10,11 +10,17 @@ crashed 100 % of the workers of every later run.
 :func:`warm_numba_cache` extracts one synthetic clip in a single worker process, under
 an exclusive lock, before the pool starts; a marker file makes later calls free. If
 that one worker crashes, the cache is corrupt: it is cleared and filled again.
+
+Separate processes that each extract in-process (Celery workers with one extraction
+process each, or two CLI runs with ``workers=1``) race the same way on a shared cache
+(reproduced here: the second of two runs started 3 s apart died with SIGSEGV in 2 of 3
+tries). :func:`compile_lock` serialises their first file, the one that compiles.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
 import shutil
 import tempfile
@@ -31,6 +37,31 @@ def _marker(cache_dir: Path) -> Path:
     import numba
 
     return cache_dir / f".warm-numba{numba.__version__}-librosa{librosa.__version__}"
+
+
+def _lock_path(cache_dir: Path) -> Path:
+    return cache_dir.parent / f".{cache_dir.name}.lock"
+
+
+def compile_lock(settings, log: Callable[[str], None] | None = None) -> contextlib.AbstractContextManager:
+    """Hold while this process extracts its first file in-process (when numba compiles).
+
+    Parameters
+    ----------
+    settings
+        An :class:`~fma_pipeline.core.extraction.ExtractionSettings`; without a numba cache
+        folder there is nothing shared to protect.
+    log
+        Called once if another process holds the lock.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        The exclusive lock the warm-up also takes, or a no-op.
+    """
+    if settings.numba_cache_dir is None:
+        return contextlib.nullcontext()
+    return exclusive_lock(_lock_path(Path(os.environ.get("NUMBA_CACHE_DIR") or settings.numba_cache_dir)), log=log)
 
 
 def _warm_once(settings) -> tuple[bool, str]:
@@ -72,7 +103,7 @@ def warm_numba_cache(settings, log: Callable[[str], None] | None = None) -> bool
     marker = _marker(cache_dir)
     if marker.exists():
         return True
-    with exclusive_lock(cache_dir.parent / f".{cache_dir.name}.lock", log=log):
+    with exclusive_lock(_lock_path(cache_dir), log=log):
         if marker.exists():  # another run warmed it while this one waited
             return True
         for attempt in (1, 2):
