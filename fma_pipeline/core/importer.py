@@ -6,22 +6,35 @@ Two layouts of the source folder:
   ``.`` is the genre.
 
 Each new file gets the next free track id, is copied (or converted to MP3) to
-``<audio dir>/NNN/NNNNNN.<ext>`` and gets a ``tracks.csv`` row. Genre names are matched
-to FMA's titles ignoring case and punctuation (``hiphop`` → Hip-Hop, ``rnb`` → no match);
+``<audio dir>/NNN/NNNNNN.<ext>`` and gets a ``tracks.csv`` row. A free id is one that is
+neither in ``tracks.csv`` nor the name of any audio file already under the data root's
+``fma_*`` folders (a root with audio but no ``tracks.csv`` keeps its files), and an
+existing file is never overwritten. Genre names are matched to FMA's titles ignoring
+case, width and punctuation (Unicode NFKC and case folding; letters and digits of every
+script are kept, so ``hiphop`` → Hip-Hop, ``rnb`` → no match, and ロック, ジャズ and
+Русский рок stay three genres);
 a match takes FMA's title and id, an unmatched name becomes a new top-level genre
 (ids from 100000 up) added to ``genres.csv``. FMA's full genre table is used when the
 data root has ``fma_metadata/genres.csv`` (e.g. after ``fma-pipeline download
 --metadata-only``); otherwise FMA's 16 top-level genres and the sample's sub-genres.
 
-Re-running imports only files not seen before (a manifest maps source files to track
-ids). Nothing is written outside the data root: targets are built from track ids only,
+Re-running imports only files not seen before: the manifest ``fma_metadata/imported.csv``
+keys each imported file by the SHA-1 of its bytes (with its source folder and relative
+path for people), so a second collection whose files share relative paths with the first
+is imported, and the same bytes are never imported twice (a duplicate track could sit on
+both sides of the train/test split). Rows of an earlier version's manifest (no ``sha1``)
+get the hash of their imported copy where it is still there, and are also matched by
+relative path, as that version did (a copy converted to MP3 no longer has its source's bytes).
+
+Nothing is written outside the data root: targets are built from track ids only,
 and source symlinks that loop or point at non-files are reported, not followed.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
 import shutil
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.fma import AUDIO_EXTENSIONS, audio_path, find_audio_dir
+from fma_pipeline.core.fma import AUDIO_EXTENSIONS, audio_path, find_audio_dir, track_id_from_path
 from fma_pipeline.core.metadata import read_genres, read_tracks, write_genres_csv, write_tracks_csv
 from fma_pipeline.core.storage import atomic_path
 
@@ -47,8 +60,52 @@ class ImportReport:
 
 
 def normalise(name: str) -> str:
-    """Case- and punctuation-insensitive key: ``'Hip-Hop' -> 'hiphop'``."""
-    return re.sub(r"[^0-9a-z]", "", name.lower())
+    """Case-, width- and punctuation-insensitive key of a genre name, in any script.
+
+    Parameters
+    ----------
+    name
+        A genre label as found in a folder or file name.
+
+    Returns
+    -------
+    str
+        The NFKC-normalised, case-folded letters and digits: ``'Hip-Hop' -> 'hiphop'``,
+        ``'Русский рок' -> 'русскийрок'``; ``''`` when it holds none.
+    """
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(c for c in folded if unicodedata.category(c)[0] in "LN")
+
+
+def content_hash(path: Path) -> str:
+    """SHA-1 of a file's bytes, the import manifest's key."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha1").hexdigest()
+
+
+def _ids_on_disk(data_dir: Path) -> set[int]:
+    """Track ids named by audio files under any ``fma_*`` folder of the data root."""
+    return {tid for path in data_dir.glob("fma_*/[0-9][0-9][0-9]/*")
+            if path.suffix.lower() in AUDIO_EXTENSIONS and (tid := track_id_from_path(path)) is not None}
+
+
+def _read_manifest(path: Path, audio_dir: Path) -> tuple[pd.DataFrame, set[str]]:
+    """The manifest (rows of earlier versions hashed from their imported copy where it is
+    there) and the relative paths of those earlier rows."""
+    columns = {"sha1": str, "collection": str, "source": str, "track_id": np.int64}
+    if not path.is_file():
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()}), set()
+    manifest = pd.read_csv(path, dtype={"source": str, "sha1": str, "collection": str})
+    for column in ("sha1", "collection"):
+        if column not in manifest:
+            manifest[column] = None
+    legacy = manifest["sha1"].isna()
+    for i in manifest.index[legacy]:
+        copies = [p for p in audio_path(audio_dir, int(manifest.at[i, "track_id"])).parent.glob(
+            f"{int(manifest.at[i, 'track_id']):06d}.*") if p.is_file()]
+        if copies:
+            manifest.at[i, "sha1"] = content_hash(copies[0])
+    return manifest[list(columns)], set(manifest.loc[legacy, "source"])
 
 
 def _label(path: Path, src: Path, layout: str) -> str | None:
@@ -100,22 +157,30 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
     subset = audio_dir.name.removeprefix("fma_").replace("full", "large")
     tracks = read_tracks(meta_dir / "tracks.csv") if (meta_dir / "tracks.csv").is_file() else None
     manifest_path = meta_dir / MANIFEST
-    manifest = (pd.read_csv(manifest_path, dtype={"source": str}) if manifest_path.is_file()
-                else pd.DataFrame({"source": pd.Series(dtype=str), "track_id": pd.Series(dtype=np.int64)}))
-    seen = set(manifest["source"])
+    manifest, unhashed = _read_manifest(manifest_path, audio_dir)  # unhashed: earlier versions' rows, by path
+    seen = set(manifest["sha1"].dropna())
     genres = _genre_table(meta_dir)
     by_key = {normalise(t): int(i) for i, t in genres["title"].items()}
     report = ImportReport()
-    next_id = 2 if tracks is None or tracks.empty else int(tracks.index.max()) + 1
+    used = _ids_on_disk(data_dir) | (set() if tracks is None else {int(t) for t in tracks.index})
+    next_id = max(used, default=1) + 1
     rows, new_manifest = [], []
     for path in _source_files(src, report):
         key = str(path.relative_to(src))
-        if key in seen:
+        try:
+            digest = content_hash(path)
+        except OSError as exc:
+            report.skipped.append((key, f"cannot read: {exc.strerror or exc}"))
+            continue
+        if digest in seen or key in unhashed:
             report.already += 1
             continue
         label = _label(path, src, layout)
         if not label:
             report.skipped.append((key, "no genre label in its path"))
+            continue
+        if not normalise(label):
+            report.skipped.append((key, f"genre label {label!r} has no letters or digits"))
             continue
         gid = by_key.get(normalise(label))
         if gid is None:
@@ -124,6 +189,8 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
             by_key[normalise(label)] = gid
         title = str(genres.at[gid, "title"])
         report.genres[label] = title
+        while next_id in used or any(audio_path(audio_dir, next_id).parent.glob(f"{next_id:06d}.*")):
+            next_id += 1  # never overwrite a file, whatever its extension
         target = audio_path(audio_dir, next_id, ".mp3" if to_mp3 else path.suffix.lower())
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -134,7 +201,9 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
         ancestors = read_path_to_root(genres, gid)
         rows.append({"track_id": next_id, "genre_top": title, "genres": [gid],
                      "genres_all": sorted(ancestors), "title": path.stem, "subset": subset})
-        new_manifest.append({"source": key, "track_id": next_id})
+        new_manifest.append({"sha1": digest, "collection": str(src), "source": key, "track_id": next_id})
+        seen.add(digest)
+        used.add(next_id)
         next_id += 1
         report.imported += 1
         if progress:
