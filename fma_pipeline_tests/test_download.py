@@ -265,3 +265,46 @@ def test_concurrent_download_of_the_same_archive_is_refused(fma_server, tmp_path
     assert fma_server.log == []
     assert download_fma(tmp_path, None, base_url=fma_server.base_url, checksums=sums,
                         progress=False).extracted == ["fma_metadata.zip"]
+
+
+# ---------------------------------------------------------------- only FMA's members (issue #16, item 11)
+
+def test_a_top_level_file_named_like_a_folder_of_the_data_root_is_refused(fma_server, tmp_path):
+    data = tmp_path / "data"
+    (data / "pipeline").mkdir(parents=True)
+    (data / "pipeline" / "tracks.parquet").write_bytes(b"results")
+    sums = serve_fma(fma_server, small=make_zip({**SMALL, "pipeline": b"a file named like the folder"}))
+    with pytest.raises(DownloadError, match=r"refusing fma_small.zip: 'pipeline' not among FMA's members"):
+        download_fma(data, "small", base_url=fma_server.base_url, checksums=sums, progress=False)
+    assert (data / "pipeline" / "tracks.parquet").read_bytes() == b"results"  # the folder survives
+    assert not (data / "fma_small").exists() and not list(data.glob(".extracting-*"))
+
+
+def test_an_archive_cannot_overwrite_the_dagster_configuration(fma_server, tmp_path):
+    data = tmp_path / "data"
+    (data / ".dagster").mkdir(parents=True)
+    (data / ".dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    sums = serve_fma(fma_server, small=make_zip({**SMALL, ".dagster/dagster.yaml": b"run_launcher: evil"}))
+    with pytest.raises(DownloadError, match=r"'\.dagster/dagster\.yaml' not among FMA's members"):
+        download_fma(data, "small", base_url=fma_server.base_url, checksums=sums, progress=False)
+    assert (data / ".dagster" / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_a_member_meeting_a_folder_gives_a_clear_error_not_file_exists(fma_server, tmp_path):
+    data = tmp_path / "data"
+    (data / "fma_small" / "000" / "000002.mp3").mkdir(parents=True)  # a folder where FMA has a file
+    (data / "fma_small" / "000" / "000002.mp3" / "keep").write_bytes(b"kept")
+    sums = serve_fma(fma_server)
+    with pytest.raises(DownloadError, match=r"cannot extract 000002\.mp3: a folder of that name is in the way"):
+        download_fma(data, "small", base_url=fma_server.base_url, checksums=sums, progress=False)
+    assert (data / "fma_small" / "000" / "000002.mp3" / "keep").read_bytes() == b"kept"
+    assert not list(data.glob(".extracting-*"))
+
+
+def test_unexpected_members_are_named_and_nothing_is_written(fma_server, tmp_path):
+    data = tmp_path / "data"
+    extra = {f"fma_small/000/notes{i}.txt": b"x" for i in range(5)}
+    sums = serve_fma(fma_server, small=make_zip({**SMALL, **extra}))
+    with pytest.raises(DownloadError, match=r"'fma_small/000/notes0.txt', .* and 2 more not among FMA's members"):
+        download_fma(data, "small", base_url=fma_server.base_url, checksums=sums, progress=False)
+    assert not (data / "fma_small").exists()

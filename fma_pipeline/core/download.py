@@ -5,9 +5,15 @@ fails at 80 % must not start again from zero. Bytes go to ``<data_dir>/.download
 the next call asks for the remainder with an HTTP ``Range`` request. A finished
 archive is renamed to ``<name>`` only after its SHA-1 matches FMA's published one.
 
-Extraction never trusts the archive's member names: absolute names, ``..`` and
-symlinks are refused before anything is written. Members are extracted to a
-temporary folder inside ``data_dir`` and moved into place, and a ``<name>.done``
+Extraction never trusts the archive's member names. Only FMA's own layout is unpacked —
+``fma_<subset>/NNN/NNNNNN.mp3``, ``fma_<subset>/README.txt`` and ``checksums``, plain files
+directly in ``fma_metadata/``, a top-level ``README.txt`` or ``checksums`` — and an archive
+holding anything else (absolute names, ``..``, symlinks, a file named like a folder of the
+data root such as ``pipeline`` or ``.dagster/dagster.yaml``) is refused whole, with the
+offending members named, before anything is written. Members are extracted to a
+temporary folder inside ``data_dir`` and moved into place file by file (``os.replace``; an
+existing folder is never deleted, a file only replaced by the member of the same path),
+and a ``<name>.done``
 stamp is written last, so a crash mid-extraction is simply redone next time and a
 repeated call with everything in place makes no network request at all.
 """
@@ -20,6 +26,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -287,9 +294,25 @@ def _range_total(content_range: str) -> int | None:
     return None
 
 
+#: The members FMA's archives hold (folders may also appear as their own entries).
+EXPECTED_MEMBERS = re.compile(
+    r"(README\.txt|checksums"
+    r"|fma_metadata/?|fma_metadata/[^/.][^/]*"
+    r"|fma_(small|medium|large|full)/?|fma_(small|medium|large|full)/(README\.txt|checksums)"
+    r"|fma_(small|medium|large|full)/\d{3}/?|fma_(small|medium|large|full)/\d{3}/\d{6}\.mp3)")
+
+
 def check_members(archive: zipfile.ZipFile, data_dir: Path) -> None:
-    """Refuse the whole archive if any member is absolute, escapes ``data_dir`` or is a symlink."""
+    """Refuse the whole archive unless every member is one of FMA's (:data:`EXPECTED_MEMBERS`).
+
+    Raises
+    ------
+    DownloadError
+        Naming the archive and its first offending members: a symbolic link, an absolute
+        path, a path out of ``data_dir``, or a name FMA's archives do not have.
+    """
     root, label = data_dir.resolve(), Path(str(archive.filename)).name
+    unexpected = []
     for info in archive.infolist():
         name = info.filename
         if stat.S_ISLNK(info.external_attr >> 16):
@@ -298,6 +321,13 @@ def check_members(archive: zipfile.ZipFile, data_dir: Path) -> None:
             raise DownloadError(f"refusing {label}: member {name!r} has an absolute path")
         if not (root / name).resolve().is_relative_to(root):
             raise DownloadError(f"refusing {label}: member {name!r} would land outside {root}")
+        if not EXPECTED_MEMBERS.fullmatch(name) or (name.endswith("/") and not info.is_dir()):
+            unexpected.append(name)
+    if unexpected:
+        shown = ", ".join(repr(n) for n in unexpected[:3]) + (f" and {len(unexpected) - 3} more"
+                                                              if len(unexpected) > 3 else "")
+        raise DownloadError(f"refusing {label}: {shown} not among FMA's members (fma_<subset>/NNN/NNNNNN.mp3, "
+                            "fma_metadata/<file>, README.txt, checksums); nothing was extracted")
 
 
 def extract_safely(archive_path: Path, data_dir: Path) -> tuple[list[str], list[str]]:
@@ -336,18 +366,27 @@ def extract_safely(archive_path: Path, data_dir: Path) -> tuple[list[str], list[
         shutil.rmtree(staging, ignore_errors=True)
         raise
     top = sorted(p.name for p in staging.iterdir()) if staging.exists() else []
-    for name in top:
-        _move_into(staging / name, data_dir / name)
-    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for name in top:
+            _move_into(staging / name, data_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return top, problems
 
 
 def _move_into(source: Path, target: Path) -> None:
-    """Rename ``source`` to ``target``, merging folders file by file when ``target`` exists."""
-    if source.is_dir() and target.is_dir():
+    """Move ``source`` to ``target`` file by file, merging into folders that exist.
+
+    Never deletes a folder: where a member file meets a folder of the data root, or a
+    member folder meets a file, the member is refused with a :class:`DownloadError`.
+    """
+    if source.is_dir():
+        if target.exists() and not target.is_dir():
+            raise DownloadError(f"cannot extract folder {target.name}/: a file of that name is in the way ({target})")
+        target.mkdir(exist_ok=True)
         for child in source.iterdir():
             _move_into(child, target / child.name)
         return
     if target.is_dir():
-        shutil.rmtree(target)
+        raise DownloadError(f"cannot extract {target.name}: a folder of that name is in the way ({target})")
     os.replace(source, target)
