@@ -63,7 +63,7 @@ def test_unparsable_list_names_file_row_and_column(tmp_path):
     path = tmp_path / "tracks.csv"
     write_tracks_csv(_tracks(), path)
     path.write_text(path.read_text().replace('"[21, 811]"', '"[21, 811"', 1))
-    with pytest.raises(MetadataError, match=r"tracks\.csv, row track_id 5, column \('track', 'genres'\)"):
+    with pytest.raises(MetadataError, match=r"tracks\.csv, line 7, row track_id 5, column \('track', 'genres'\)"):
         read_tracks(path)
 
 
