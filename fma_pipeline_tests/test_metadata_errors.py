@@ -56,7 +56,7 @@ def test_a_genre_top_unknown_to_genres_csv_is_named(tracks_csv, tmp_path):
     (tmp_path / "genres.csv").write_text(GENRES)
     _edit(tracks_csv, 4, ",Rock,", ",Rokc,")
     with pytest.raises(MetadataError, match=r"line 4, row track_id 2, column \('track', 'genre_top'\): "
-                                            r"genre_top 'Rokc' is not a top-level genre of genres.csv"):
+                                            r"genre_top 'Rokc' is not a genre title of genres.csv"):
         check_genre_ids(read_tracks(tracks_csv), read_genres(tmp_path / "genres.csv"), tracks_csv)
 
 

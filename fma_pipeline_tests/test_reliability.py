@@ -524,10 +524,10 @@ def test_genres_csv_with_a_broken_parent_names_file_row_and_column(metadata_root
     table = read_genres(path).table.copy()
     table.loc[31, "parent"] = 4242  # Metal's parent: no such genre
     write_genres_csv(table, path)
-    with pytest.raises(MetadataError, match=r"genres\.csv, row genre_id 31, column parent: 4242 is not a known"):
+    with pytest.raises(MetadataError, match=r"genres\.csv, line \d+, row genre_id 31, column parent: 4242 is not a known"):
         read_genres(path)
     # the same error stops the `tracks` asset
-    with pytest.raises(Exception, match=r"genres\.csv, row genre_id 31, column parent"):
+    with pytest.raises(Exception, match=r"genres\.csv, line \d+, row genre_id 31, column parent"):
         dg.materialize([tracks_asset], resources={"fma": FmaData(data_dir=str(metadata_root))},
                        instance=dg.DagsterInstance.ephemeral())
     # a cycle (Punk -> Metal -> Punk) passes the id check but not the walk to the root

@@ -12,8 +12,8 @@ one pass of the ``csv`` module checks that every record has as many fields as th
 (a file cut mid-row, a short row, a row with extra fields) and maps records to lines; a
 byte that is not UTF-8 is reported with its line and byte offset. Values are checked
 where pandas would accept them silently: a track id must be a whole number (``7.9`` is
-not 7), ``artist.id`` a whole number or empty, ``genre_top`` the title of a top-level
-genre of ``genres.csv`` (:func:`check_genre_ids`), and each genre's ``top_level`` the root
+not 7), ``artist.id`` a whole number or empty, ``genre_top`` a genre title of ``genres.csv``
+(:func:`check_genre_ids`), and each genre's ``top_level`` the root
 of its ``parent`` chain.
 
 Tolerances, by decision: extra *columns* (named in the header) are kept and ignored; an
@@ -293,7 +293,8 @@ def read_tracks(path: Path | str) -> pd.DataFrame:
 
 def check_genre_ids(tracks: pd.DataFrame, genres: GenreTree, path: Path | str) -> None:
     """Every id in ``('track', 'genres')`` / ``genres_all`` must exist in genres.csv, and a
-    non-empty ``genre_top`` must be the title of one of its top-level genres.
+    non-empty ``genre_top`` must be one of its titles (in FMA's own file always a top-level
+    genre; an imported collection may keep a sub-genre such as GTZAN's Metal as its class).
 
     Raises
     ------
@@ -309,11 +310,11 @@ def check_genre_ids(tracks: pd.DataFrame, genres: GenreTree, path: Path | str) -
                 raise MetadataError(path, f"unknown genre id {plain(unknown[0])!r} (not in genres.csv)",
                                     row=f"track_id {tid}", column=column, line=line_of.get(tid))
     tops = tracks[("track", "genre_top")]
-    roots = set(genres.roots().astype(str))
-    bad = tops.notna() & (tops.astype(str) != "") & ~tops.astype(str).isin(roots)
+    titles = set(genres.table["title"].astype(str))
+    bad = tops.notna() & (tops.astype(str) != "") & ~tops.astype(str).isin(titles)
     if bad.any():
         tid = int(tracks.index[bad.to_numpy()][0])
-        raise MetadataError(path, f"genre_top {tops[tid]!r} is not a top-level genre of genres.csv",
+        raise MetadataError(path, f"genre_top {tops[tid]!r} is not a genre title of genres.csv",
                             row=f"track_id {tid}", column=("track", "genre_top"), line=line_of.get(tid))
 
 
