@@ -45,4 +45,4 @@ def test_sample_audio_is_fma_layout_mp3_with_broken_clips(tiny_sample):
     assert len(failed) == 3 and ok == len(tracks) - 3
     assert any("empty" in r for r in failed) and any("too short" in r for r in failed)
     info = sf.info(audio_path(audio_dir, tracks.index[0]))
-    assert info.format == "MP3" and info.channels == 2
+    assert info.format == "MP3" and info.channels == 1  # mono: see SampleSpec.channels
