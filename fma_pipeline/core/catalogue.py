@@ -88,6 +88,16 @@ CATALOGUE: tuple[Stored, ...] = (
 def produced_by(asset: str) -> list[Stored]:
     """The outputs ``asset`` writes, its main table first.
 
+    Parameters
+    ----------
+    asset : str
+        A Dagster asset name.
+
+    Returns
+    -------
+    list of Stored
+        Empty when the asset stores nothing.
+
     Examples
     --------
     >>> [s.name for s in produced_by("pca_features")]
@@ -97,13 +107,23 @@ def produced_by(asset: str) -> list[Stored]:
 
 
 def default_data_dir() -> Path:
-    """``$FMA_DATA_DIR`` or ``./data``, made absolute so every process agrees on it."""
+    """``$FMA_DATA_DIR`` or ``./data``, made absolute so every process agrees on it.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return Path(os.environ.get(DATA_DIR_ENV, "data")).resolve()
 
 
 @dataclass(frozen=True)
 class DataRoot:
     """Paths inside one data root, and its MLflow store.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The data root folder.
 
     Examples
     --------
@@ -118,54 +138,156 @@ class DataRoot:
 
     @classmethod
     def from_env(cls) -> DataRoot:
+        """The data root of :func:`default_data_dir`.
+
+        Returns
+        -------
+        DataRoot
+        """
         return cls(default_data_dir())
 
     @property
     def metadata_dir(self) -> Path:
+        """FMA's metadata folder, ``<root>/fma_metadata``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
         return self.root / METADATA_DIR
 
     @property
     def pipeline_dir(self) -> Path:
+        """Where the assets store their outputs, ``<root>/pipeline``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
         return self.root / PIPELINE_DIR
 
     @property
     def dagster_dir(self) -> Path:
+        """Dagster's instance folder, ``<root>/.dagster``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
         return self.root / DAGSTER_DIR
 
     def path(self, stored: Stored) -> Path:
-        """The file (or, for a partitioned output, the folder) of ``stored``."""
+        """The file (or, for a partitioned output, the folder) of ``stored``.
+
+        Parameters
+        ----------
+        stored : Stored
+            A catalogue entry.
+
+        Returns
+        -------
+        pathlib.Path
+        """
         return self.pipeline_dir / stored.name
 
     def partition_path(self, stored: Stored, key: str) -> Path:
-        """One FMA folder's file of a partitioned output."""
+        """One FMA folder's file of a partitioned output.
+
+        Parameters
+        ----------
+        stored : Stored
+            A partitioned catalogue entry.
+        key : str
+            The FMA folder (``"003"``).
+
+        Returns
+        -------
+        pathlib.Path
+
+        Raises
+        ------
+        ValueError
+            If ``stored`` is not partitioned.
+        """
         if not stored.partitioned:
             raise ValueError(f"{stored.name} is not partitioned")
         return self.path(stored) / f"{key}.parquet"
 
     def partition_paths(self, stored: Stored) -> list[Path]:
-        """Every stored partition file of ``stored``, in folder order."""
+        """Every stored partition file of ``stored``, in folder order.
+
+        Parameters
+        ----------
+        stored : Stored
+            A partitioned catalogue entry.
+
+        Returns
+        -------
+        list of pathlib.Path
+            Empty when nothing is stored yet.
+        """
         return sorted(self.path(stored).glob(PARTITION_GLOB))
 
     def missing_message(self, stored: Stored) -> str:
-        """One line saying what is missing and what makes it."""
+        """One line saying what is missing and what makes it.
+
+        Parameters
+        ----------
+        stored : Stored
+            A catalogue entry.
+
+        Returns
+        -------
+        str
+        """
         what = f"materialise {stored.asset}" if stored.asset else "run fma-pipeline report"
         return f"{self.path(stored)} is missing ({what})"
 
     def mlflow_store(self, experiment: str = MlflowStore.experiment) -> MlflowStore:
-        """The MLflow store every command uses: ``$FMA_MLFLOW_TRACKING_URI`` if set (a team's
-        server or PostgreSQL; artifacts then go wherever that server keeps them), else
-        ``sqlite:///<root>/mlflow.db`` with artifacts in ``<root>/mlartifacts``."""
+        """The MLflow store every command uses.
+
+        ``$FMA_MLFLOW_TRACKING_URI`` if set (a team's server or PostgreSQL; artifacts then go
+        wherever that server keeps them), else ``sqlite:///<root>/mlflow.db`` with artifacts in
+        ``<root>/mlartifacts``.
+
+        Parameters
+        ----------
+        experiment : str, default MlflowStore.experiment
+            Default experiment name of the store.
+
+        Returns
+        -------
+        MlflowStore
+        """
         root = self.root.resolve()
         uri = os.environ.get(MLFLOW_URI_ENV, "").strip() or f"sqlite:///{root / MLFLOW_DB}"
         return MlflowStore(uri, root / MLFLOW_ARTIFACTS, experiment)
 
     def has_mlflow_store(self) -> bool:
-        """Whether :meth:`mlflow_store` exists already (a team store is assumed to)."""
+        """Whether :meth:`mlflow_store` exists already (a team store is assumed to).
+
+        Returns
+        -------
+        bool
+        """
         return bool(os.environ.get(MLFLOW_URI_ENV, "").strip()) or (self.root / MLFLOW_DB).exists()
 
 
 def iter_partitions(root: DataRoot, stored: Stored) -> Iterator[Path]:
-    """Non-empty partition files of ``stored`` (most of FMA's 156 folders may be empty)."""
+    """Non-empty partition files of ``stored`` (most of FMA's 156 folders may be empty).
+
+    Parameters
+    ----------
+    root : DataRoot
+        The data root.
+    stored : Stored
+        A partitioned catalogue entry.
+
+    Returns
+    -------
+    Iterator[pathlib.Path]
+        Lazily, in folder order.
+    """
     from fma_pipeline.core.storage import parquet_rows
 
     return (p for p in root.partition_paths(stored) if parquet_rows(p))
@@ -191,7 +313,22 @@ class AssetFiles:
     asset: str
 
     def stored(self, name: str | None = None) -> Stored:
-        """The catalogue entry ``name`` of this asset (default: its main table)."""
+        """The catalogue entry ``name`` of this asset (default: its main table).
+
+        Parameters
+        ----------
+        name : str or None, default None
+            File or folder name of one of the asset's outputs.
+
+        Returns
+        -------
+        Stored
+
+        Raises
+        ------
+        KeyError
+            If the asset stores nothing, or nothing called ``name``.
+        """
         outputs = produced_by(self.asset)
         if not outputs:
             raise KeyError(f"no stored output is produced by asset {self.asset!r}")
@@ -203,11 +340,48 @@ class AssetFiles:
         raise KeyError(f"asset {self.asset!r} stores {[s.name for s in outputs]}, not {name!r}")
 
     def path(self, name: str | None = None) -> Path:
+        """The file (or partition folder) of output ``name`` of this asset.
+
+        Parameters
+        ----------
+        name : str or None, default None
+            As in :meth:`stored`.
+
+        Returns
+        -------
+        pathlib.Path
+
+        Raises
+        ------
+        KeyError
+            As :meth:`stored`.
+        """
         return self.root.path(self.stored(name))
 
     def read(self, name: str | None = None, **options):
-        """A Parquet table as a DataFrame (``options`` go to :func:`storage.read_parquet`,
-        e.g. ``filters``), a ``.json`` file as its value."""
+        """A Parquet table as a DataFrame, a ``.json`` file as its value.
+
+        ``options`` go to :func:`storage.read_parquet`, e.g. ``filters``.
+
+        Parameters
+        ----------
+        name : str or None, default None
+            As in :meth:`stored`.
+        **options
+            Passed to :func:`storage.read_parquet`.
+
+        Returns
+        -------
+        pandas.DataFrame or object
+            The table, or the decoded JSON.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file is not stored yet (the message names the asset to materialise).
+        KeyError
+            As :meth:`stored`.
+        """
         import json
 
         from fma_pipeline.core.storage import read_parquet
@@ -218,7 +392,25 @@ class AssetFiles:
         return json.loads(path.read_text()) if path.suffix == ".json" else read_parquet(path, **options)
 
     def partitions(self, name: str | None = None):
-        """``(folder, DataFrame)`` of each non-empty partition, one at a time."""
+        """``(folder, DataFrame)`` of each non-empty partition, one at a time.
+
+        Parameters
+        ----------
+        name : str or None, default None
+            As in :meth:`stored`.
+
+        Yields
+        ------
+        folder : str
+            The FMA folder (``"003"``).
+        table : pandas.DataFrame
+            That partition's table.
+
+        Raises
+        ------
+        KeyError
+            As :meth:`stored`.
+        """
         from fma_pipeline.core.storage import read_parquet
 
         for path in iter_partitions(self.root, self.stored(name)):

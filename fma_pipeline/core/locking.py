@@ -24,7 +24,13 @@ from pathlib import Path
 
 
 class LockTimeout(TimeoutError):
-    """A lock was not acquired within the allowed time."""
+    """A lock was not acquired within the allowed time.
+
+    Parameters
+    ----------
+    *args
+        The message: the lock file, its holder and the timeout.
+    """
 
 
 def _holder(handle) -> str:
@@ -44,6 +50,27 @@ def exclusive_lock(path: Path | str, *, log: Callable[[str], None] | None = None
     Does not wait when the lock is free. Otherwise calls ``log`` once with a line
     naming the lock and its holder, then waits: for ever (``timeout=None``), or raises
     :class:`LockTimeout` after ``timeout`` seconds.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The lock file; this process's pid is written into it while held.
+    log : Callable[[str], None] or None, default None
+        Receives a line when the lock is busy and another when it is acquired.
+    timeout : float or None, default None
+        Seconds to wait; None = for ever.
+    poll : float, default 0.2
+        Seconds between attempts when ``timeout`` is set.
+
+    Yields
+    ------
+    pathlib.Path
+        ``path``, locked.
+
+    Raises
+    ------
+    LockTimeout
+        If the lock is not acquired within ``timeout`` seconds.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +108,24 @@ def exclusive_lock(path: Path | str, *, log: Callable[[str], None] | None = None
 
 @contextlib.contextmanager
 def exclusive_locks(paths: Iterable[Path | str], **kwargs) -> Iterator[list[Path]]:
-    """Hold several locks, taken in sorted order so that two callers cannot deadlock."""
+    """Hold several locks, taken in sorted order so that two callers cannot deadlock.
+
+    Parameters
+    ----------
+    paths : Iterable[pathlib.Path or str]
+        The lock files (duplicates are taken once).
+    **kwargs
+        Passed to :func:`exclusive_lock` (``log``, ``timeout``, ``poll``).
+
+    Yields
+    ------
+    list of pathlib.Path
+        The locked paths, sorted.
+
+    Raises
+    ------
+    LockTimeout
+        If a lock is not acquired within ``timeout`` seconds.
+    """
     with contextlib.ExitStack() as stack:
         yield [stack.enter_context(exclusive_lock(p, **kwargs)) for p in sorted({Path(p) for p in paths})]

@@ -38,7 +38,17 @@ CONTINGENCY_EXTRA = {"size", "dominant", "dominant_share"}
 
 @dataclass
 class Figure:
-    """A PNG the report embeds: ``draw(path)`` writes it; ``id`` is the ``<img>`` id."""
+    """A PNG the report embeds: ``draw(path)`` writes it; ``id`` is the ``<img>`` id.
+
+    Parameters
+    ----------
+    id : str
+        The ``<img>`` id and the PNG's file stem.
+    alt : str
+        The image's alternative text.
+    draw : Callable[[pathlib.Path], object]
+        Writes the PNG to the path it is given.
+    """
 
     id: str
     alt: str
@@ -47,7 +57,17 @@ class Figure:
 
 @dataclass
 class Section:
-    """A titled part of the report: HTML snippets and figures in reading order."""
+    """A titled part of the report: HTML snippets and figures in reading order.
+
+    Parameters
+    ----------
+    id : str
+        The section's anchor.
+    title : str
+        Its heading.
+    blocks : list of (str or Figure)
+        HTML snippets and figures, in reading order.
+    """
 
     id: str
     title: str
@@ -55,11 +75,30 @@ class Section:
 
     @property
     def figures(self) -> list[Figure]:
+        """The section's figures, in reading order.
+
+        Returns
+        -------
+        list of Figure
+        """
         return [b for b in self.blocks if isinstance(b, Figure)]
 
 
 def build_report(data_dir: Path, out: Path | None = None) -> Path:
-    """Write the report (default ``<data_dir>/pipeline/report.html``) atomically; return its path."""
+    """Write the report (default ``<data_dir>/pipeline/report.html``) atomically; return its path.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The data root.
+    out : pathlib.Path or None, default None
+        Where to write the report; None = the catalogue's ``report.html``.
+
+    Returns
+    -------
+    pathlib.Path
+        The report written.
+    """
     root = DataRoot(Path(data_dir))
     pipeline = root.pipeline_dir
     out = Path(out) if out is not None else root.path(REPORT)
@@ -77,6 +116,18 @@ def report_figures(data_dir: Path, out_dir: Path | None = None) -> dict[str, Pat
     """Write every figure the report would hold as ``<id>.png`` (default ``pipeline/report_figures/``).
 
     For logging as MLflow artifacts; figures whose inputs are missing are left out.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The data root.
+    out_dir : pathlib.Path or None, default None
+        Folder of the PNGs; None = ``<data_dir>/pipeline/report_figures``.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Figure id -> PNG written.
     """
     pipeline = DataRoot(Path(data_dir)).pipeline_dir
     out_dir = Path(out_dir) if out_dir is not None else pipeline / "report_figures"

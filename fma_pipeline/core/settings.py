@@ -20,6 +20,11 @@ def documented(default, doc: str):
     doc : str
         What the setting does and why its default.
 
+    Returns
+    -------
+    dataclasses.Field
+        The field, with ``doc`` in its metadata.
+
     Examples
     --------
     >>> @dataclasses.dataclass(frozen=True)
@@ -32,5 +37,22 @@ def documented(default, doc: str):
 
 
 def field_doc(settings: type, name: str) -> str:
-    """The documentation of field ``name`` of dataclass ``settings`` ('' when it has none)."""
+    """The documentation of field ``name`` of dataclass ``settings`` ('' when it has none).
+
+    Parameters
+    ----------
+    settings : type
+        A dataclass.
+    name : str
+        One of its fields.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    KeyError
+        If ``settings`` has no field ``name``.
+    """
     return settings.__dataclass_fields__[name].metadata.get("doc", "")

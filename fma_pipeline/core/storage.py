@@ -23,7 +23,22 @@ import pandas as pd
 
 @contextlib.contextmanager
 def atomic_path(target: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` on success."""
+    """Yield a temporary path beside ``target``; rename it over ``target`` on success.
+
+    Stale temporary files of the same target (dead writer, or older than :data:`STALE_SECONDS`)
+    are removed first. If the ``with`` block raises, the temporary file is removed and ``target``
+    is left as it was.
+
+    Parameters
+    ----------
+    target : pathlib.Path or str
+        The file to write (its folder is created if needed).
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary file to write.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".tmp-*-{target.name}"):
@@ -91,7 +106,20 @@ def _now() -> float:
 
 
 def write_parquet(frame: pd.DataFrame, target: Path | str) -> Path:
-    """Write ``frame`` to Parquet atomically (pyarrow, zstd)."""
+    """Write ``frame`` to Parquet atomically (pyarrow, zstd).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table, index included.
+    target : pathlib.Path or str
+        The file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``target``.
+    """
     target = Path(target)
     with atomic_path(target) as tmp:
         frame.to_parquet(tmp, engine="pyarrow", compression="zstd")
@@ -104,6 +132,25 @@ def write_parquet_parts(parts: Iterable[pd.DataFrame], target: Path | str) -> tu
     Streams: only one part is in memory at a time (a 100,000-track window table is
     written folder by folder). Returns the path and the rows written. With no parts,
     ``ValueError`` is raised and the file is left as it was.
+
+    Parameters
+    ----------
+    parts : Iterable[pandas.DataFrame]
+        The parts, each cast to the first one's schema.
+    target : pathlib.Path or str
+        The file to write.
+
+    Returns
+    -------
+    path : pathlib.Path
+        ``target``.
+    rows : int
+        Rows written.
+
+    Raises
+    ------
+    ValueError
+        If ``parts`` is empty.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -126,12 +173,34 @@ def write_parquet_parts(parts: Iterable[pd.DataFrame], target: Path | str) -> tu
 
 
 def read_parquet(path: Path | str, **options) -> pd.DataFrame:
-    """Read a Parquet file written by :func:`write_parquet` (``options``, e.g. ``filters``, go to pandas)."""
+    """Read a Parquet file written by :func:`write_parquet` (``options``, e.g. ``filters``, go to pandas).
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The file.
+    **options
+        Passed to :func:`pandas.read_parquet`.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return pd.read_parquet(path, engine="pyarrow", **options)
 
 
 def parquet_rows(path: Path | str) -> int:
-    """Row count from the Parquet footer, without reading any column."""
+    """Row count from the Parquet footer, without reading any column.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The file.
+
+    Returns
+    -------
+    int
+    """
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(path).metadata.num_rows

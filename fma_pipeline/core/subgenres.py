@@ -29,13 +29,43 @@ def depths(tree: GenreTree) -> dict[int, int]:
     """Level of every genre: 0 for a top-level genre, 1 for its children, and so on.
 
     Computed once per tree (a few hundred genres) so per-track work is dictionary look-ups.
+
+    Parameters
+    ----------
+    tree : GenreTree
+        FMA's genre tree.
+
+    Returns
+    -------
+    dict of int to int
+        Genre id -> level.
     """
     return {int(g): len(tree.path_to_root(int(g))) - 1 for g in tree.table.index}
 
 
 def most_specific(ids: Iterable[int], root_id: int, tree: GenreTree, counts: pd.Series,
                   levels: dict[int, int] | None = None) -> int:
-    """The deepest id of ``ids`` under ``root_id`` (the root itself when none is deeper)."""
+    """The deepest id of ``ids`` under ``root_id`` (the root itself when none is deeper).
+
+    Ties go to the genre with more tracks in ``counts``, then to the lower id.
+
+    Parameters
+    ----------
+    ids : Iterable[int]
+        A track's genre ids (unknown ids and other roots' genres are ignored).
+    root_id : int
+        The track's top-level genre.
+    tree : GenreTree
+        FMA's genre tree.
+    counts : pandas.Series
+        Tracks per genre id in the selection.
+    levels : dict of int to int or None, default None
+        :func:`depths` of ``tree``, if already computed.
+
+    Returns
+    -------
+    int
+    """
     levels = levels if levels is not None else depths(tree)
     roots = tree.table["top_level"]
     known = [int(g) for g in ids if int(g) in levels and int(roots.at[int(g)]) == root_id]
@@ -49,6 +79,20 @@ def fold_small(labels: pd.Series, tree: GenreTree, min_tracks: int) -> pd.Series
 
     One pass from the deepest level up is enough: folding only ever adds tracks to a
     shallower level, which is tested after all the deeper ones. Roots never fold.
+
+    Parameters
+    ----------
+    labels : pandas.Series
+        Genre id of each track.
+    tree : GenreTree
+        FMA's genre tree.
+    min_tracks : int
+        Smallest label kept.
+
+    Returns
+    -------
+    pandas.Series
+        The folded ids (int), indexed like ``labels``.
     """
     labels = labels.astype(int).copy()
     if labels.empty:
@@ -69,6 +113,25 @@ def derive_subgenres(tracks: pd.DataFrame, tree: GenreTree, min_tracks: int = DE
     Returns the tracks' ``genre``, ``split`` and ``artist_id`` plus ``tagged_id`` (the most
     specific genre before folding), ``subgenre_id`` / ``subgenre`` (after folding; missing
     when the track folds to its root), ``depth`` and ``has_subgenre``.
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        A ``tracks`` asset table.
+    tree : GenreTree
+        FMA's genre tree.
+    min_tracks : int, default DEFAULT_MIN_TRACKS
+        Smaller sub-genres fold into their parent (see :func:`fold_small`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per track, indexed like ``tracks``.
+
+    Raises
+    ------
+    ValueError
+        If ``min_tracks`` is below 1.
     """
     if min_tracks < 1:
         raise ValueError(f"min_tracks must be >= 1, got {min_tracks}")
@@ -92,7 +155,18 @@ def derive_subgenres(tracks: pd.DataFrame, tree: GenreTree, min_tracks: int = DE
 
 
 def subgenre_counts(labels: pd.DataFrame) -> pd.DataFrame:
-    """Tracks per (top-level genre, sub-genre), for reports; '—' marks tracks without one."""
+    """Tracks per (top-level genre, sub-genre), for reports; '—' marks tracks without one.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        A :func:`derive_subgenres` table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``genre``, ``subgenre``, ``tracks``; by genre, largest sub-genre first.
+    """
     table = labels.assign(subgenre=labels["subgenre"].fillna("—"))
     return (table.groupby(["genre", "subgenre"]).size().rename("tracks").reset_index()
             .sort_values(["genre", "tracks"], ascending=[True, False], ignore_index=True))

@@ -31,7 +31,17 @@ EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_de
 
 @dataclass(frozen=True)
 class MlflowStore:
-    """Where MLflow keeps runs (``tracking_uri``) and artifacts (``artifact_root``)."""
+    """Where MLflow keeps runs (``tracking_uri``) and artifacts (``artifact_root``).
+
+    Parameters
+    ----------
+    tracking_uri : str
+        MLflow tracking URI (``sqlite:///…``, ``http(s)://…`` …).
+    artifact_root : pathlib.Path
+        Folder under which each new experiment keeps its artifacts.
+    experiment : str
+        Default experiment name.
+    """
 
     tracking_uri: str
     artifact_root: Path
@@ -39,7 +49,19 @@ class MlflowStore:
 
     @classmethod
     def under(cls, data_dir: Path, experiment: str = "fma-genre-classification") -> "MlflowStore":
-        """The store of data root ``data_dir`` (see ``catalogue.DataRoot.mlflow_store``)."""
+        """The store of data root ``data_dir`` (see ``catalogue.DataRoot.mlflow_store``).
+
+        Parameters
+        ----------
+        data_dir : pathlib.Path
+            The data root.
+        experiment : str, default 'fma-genre-classification'
+            Default experiment name.
+
+        Returns
+        -------
+        MlflowStore
+        """
         from fma_pipeline.core.catalogue import DataRoot
 
         return DataRoot(Path(data_dir)).mlflow_store(experiment)
@@ -49,6 +71,21 @@ class MlflowStore:
 
         Fails fast with :class:`TrackingStoreError` (one line naming the URI) when the
         store is unreachable or locked, instead of MLflow's minutes of HTTP retries.
+
+        Parameters
+        ----------
+        experiment : str or None, default None
+            Experiment to activate; None = :attr:`experiment`.
+
+        Returns
+        -------
+        str
+            The experiment id.
+
+        Raises
+        ------
+        TrackingStoreError
+            If the store is unreachable or locked by another process.
         """
         import mlflow
 
@@ -76,7 +113,13 @@ class MlflowStore:
 
 
 class TrackingStoreError(RuntimeError):
-    """The MLflow tracking store cannot be used now: unreachable, or locked by another process."""
+    """The MLflow tracking store cannot be used now: unreachable, or locked by another process.
+
+    Parameters
+    ----------
+    *args
+        The message: one line naming the store and the reason.
+    """
 
 
 #: Seconds to wait for a TCP connection to a tracking server, or for a SQLite lock.
@@ -90,6 +133,18 @@ def check_store(uri: str, timeout: float | None = None) -> None:
     minutes). ``sqlite:///``: a read of the schema, waiting at most ``timeout`` for a lock
     another process holds. Other schemes are not checked. ``timeout`` defaults to
     :data:`STORE_TIMEOUT`.
+
+    Parameters
+    ----------
+    uri : str
+        MLflow tracking URI.
+    timeout : float or None, default None
+        Seconds to wait; None = :data:`STORE_TIMEOUT`.
+
+    Raises
+    ------
+    TrackingStoreError
+        If the server is unreachable, or the SQLite file is locked or unreadable.
     """
     import socket
     import sqlite3
@@ -136,6 +191,38 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
 
     ``models`` are :class:`fma_pipeline.core.learning.training.TrainedModel`. Returns
     ``{'parent_run_id', 'runs': {key: run_id}, 'champion': key, 'version': str|None}``.
+
+    Parameters
+    ----------
+    store : MlflowStore
+        Where to log.
+    models : list
+        The trained models; the champion is chosen among them.
+    X_example : pandas.DataFrame
+        Feature rows; the first three are each model's input example and signature.
+    run_name : str
+        Name of the parent run.
+    params : dict
+        Parameters of the parent run (values cut to 500 characters).
+    model_metadata : dict
+        Stored with every logged model and as ``feature_config.json``.
+    register : bool, default True
+        Register the champion and point the ``champion`` alias at it.
+    experiment : str or None, default None
+        Experiment to log into; None = the store's.
+    registered_model : str, default REGISTERED_MODEL
+        Registered model name.
+
+    Returns
+    -------
+    dict
+        ``parent_run_id``, ``runs`` (model key -> run id), ``champion`` (key) and ``version``
+        (the registered version, or None).
+
+    Raises
+    ------
+    TrackingStoreError
+        If the store is unreachable or locked.
     """
     import mlflow
     from mlflow.models import infer_signature
@@ -193,7 +280,22 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
 
 
 def load_run_model(store: MlflowStore, run_id: str):
-    """The scikit-learn model logged (as ``model``) by one run of this store."""
+    """The scikit-learn model logged (as ``model``) by one run of this store.
+
+    Load only from a store you trust: the model is a pickle.
+
+    Parameters
+    ----------
+    store : MlflowStore
+        The store holding the run.
+    run_id : str
+        The run's id.
+
+    Returns
+    -------
+    estimator
+        The fitted model.
+    """
     import mlflow
 
     store.activate()
@@ -201,7 +303,22 @@ def load_run_model(store: MlflowStore, run_id: str):
 
 
 def load_champion(store: MlflowStore, registered_model: str = REGISTERED_MODEL):
-    """``(pipeline, metadata)`` of the model under the ``champion`` alias."""
+    """``(pipeline, metadata)`` of the model under the ``champion`` alias.
+
+    Parameters
+    ----------
+    store : MlflowStore
+        The store holding the registry.
+    registered_model : str, default REGISTERED_MODEL
+        Registered model name.
+
+    Returns
+    -------
+    pipeline : estimator
+        The fitted champion.
+    metadata : dict
+        The metadata logged with it.
+    """
     import mlflow
 
     store.activate()
@@ -211,6 +328,17 @@ def load_champion(store: MlflowStore, registered_model: str = REGISTERED_MODEL):
 
 
 def dump_json(data: dict) -> str:
+    """Pretty, key-sorted JSON of ``data``; values JSON cannot hold are written as ``str``.
+
+    Parameters
+    ----------
+    data : dict
+        The value to write.
+
+    Returns
+    -------
+    str
+    """
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
 
@@ -225,6 +353,35 @@ def log_nested_runs(store: MlflowStore, *, experiment: str, run_name: str, param
     MLflow charts cannot show them), ``tags``, ``tables`` (name -> DataFrame, logged as
     CSV), ``artifacts`` (file paths) and ``model`` (a fitted estimator, saved with
     cloudpickle; needs ``X_example``). Returns ``{'parent_run_id', 'runs': {name: run_id}}``.
+
+    Parameters
+    ----------
+    store : MlflowStore
+        Where to log.
+    experiment : str
+        Experiment to log into.
+    run_name : str
+        Name of the parent run.
+    params : dict
+        Parameters of the parent run.
+    children : list of dict
+        One child run each, as described above.
+    tables : dict of str to pandas.DataFrame or None, default None
+        CSV artifacts of the parent run.
+    artifacts : list of pathlib.Path or None, default None
+        Files logged with the parent run.
+    X_example : pandas.DataFrame or None, default None
+        Feature rows for the input example of child models.
+
+    Returns
+    -------
+    dict
+        ``parent_run_id`` and ``runs`` (child name -> run id).
+
+    Raises
+    ------
+    TrackingStoreError
+        If the store is unreachable or locked.
     """
     import math
 

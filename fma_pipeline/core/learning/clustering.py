@@ -44,6 +44,36 @@ class ClusterConfig:
     """The k sweep, the seed and the bounds that keep clustering affordable at FMA size.
 
     Each field's documentation (why it exists, why its default): ``settings.field_doc(ClusterConfig, name)``.
+
+    Parameters
+    ----------
+    k_min : int
+        Smallest k of the k-means sweep.
+    k_max : int
+        Largest k of the k-means sweep; 0 = twice the number of genres.
+    seed : int
+        Seed of every sample, seeding and restart.
+    fit_max : int
+        k-means and the Gaussian mixture are fitted on at most this many tracks, then assign every track.
+    kmeans_n_init : int
+        k-means restarts on small branches, and always at k = genres.
+    restart_rows : int
+        Elsewhere in the sweep, restarts x fitted tracks stay within this.
+    kmeans_max_iter : int
+        Lloyd iterations per k-means restart.
+    coarse_sweep_above : int
+        Above this many tracks on a branch the sweep takes every second k.
+    silhouette_sample : int
+        Silhouettes use at most this many tracks.
+    agglomerative_max : int
+        Ward is fitted on at most this many tracks; the rest join the nearest centroid.
+    map_points : int
+        Tracks drawn per 2-D map.
+
+    Raises
+    ------
+    ValueError
+        If any of the bounds (``fit_max`` … ``map_points``) is below 1.
     """
 
     k_min: int = documented(2, "Smallest k of the k-means sweep.")
@@ -94,7 +124,21 @@ class ClusterConfig:
 
 @dataclass
 class Clustering:
-    """One clustering of one branch: assignments (track id -> cluster) and its scores."""
+    """One clustering of one branch: assignments (track id -> cluster) and its scores.
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    branch : str
+        The feature branch clustered (``scaled`` or ``pca``).
+    k : int
+        Number of clusters.
+    clusters : pandas.Series
+        Cluster label of each track, indexed by track id.
+    scores : dict of str to float
+        External scores (see :func:`external_scores`) and ``silhouette``.
+    """
 
     method: str
     branch: str
@@ -104,13 +148,39 @@ class Clustering:
 
 
 def purity(genres: pd.Series | np.ndarray, clusters: pd.Series | np.ndarray) -> float:
-    """Share of tracks whose cluster's most common genre is their own genre."""
+    """Share of tracks whose cluster's most common genre is their own genre.
+
+    Parameters
+    ----------
+    genres : pandas.Series or numpy.ndarray
+        True genre of each track.
+    clusters : pandas.Series or numpy.ndarray
+        Cluster label of each track, in the same order.
+
+    Returns
+    -------
+    float
+        Purity in [0, 1]; NaN when there are no tracks.
+    """
     table = pd.crosstab(np.asarray(clusters), np.asarray(genres))
     return float(table.max(axis=1).sum() / table.to_numpy().sum()) if table.size else float("nan")
 
 
 def external_scores(genres: pd.Series | np.ndarray, clusters: pd.Series | np.ndarray) -> dict[str, float]:
-    """Agreement of a clustering with the true genres (1 = the clusters are the genres)."""
+    """Agreement of a clustering with the true genres (1 = the clusters are the genres).
+
+    Parameters
+    ----------
+    genres : pandas.Series or numpy.ndarray
+        True genre of each track.
+    clusters : pandas.Series or numpy.ndarray
+        Cluster label of each track, in the same order.
+
+    Returns
+    -------
+    dict of str to float
+        ``ari``, ``nmi``, ``homogeneity``, ``completeness``, ``v_measure`` and ``purity``.
+    """
     y, c = np.asarray(genres), np.asarray(clusters)
     homogeneity, completeness, v_measure = metrics.homogeneity_completeness_v_measure(y, c)
     return {"ari": float(metrics.adjusted_rand_score(y, c)),
@@ -124,6 +194,29 @@ def sample_rows(n: int, size: int, seed: int = 0, strata: np.ndarray | None = No
 
     With ``strata`` (one code per row) each stratum keeps its share to within a row: the rows
     are ordered by stratum, randomly within one, and every (n / size)-th is taken.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows to sample from.
+    size : int
+        Number of rows to keep.
+    seed : int, default 0
+        Seed of the random order.
+    strata : numpy.ndarray or None, default None
+        One stratum code per row (e.g. genre codes); None samples without strata.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted row positions, ``min(n, size)`` of them.
+
+    Examples
+    --------
+    >>> sample_rows(3, 5).tolist()
+    [0, 1, 2]
+    >>> len(sample_rows(100, 10, seed=1))
+    10
     """
     if n <= size:
         return np.arange(n)
@@ -133,8 +226,25 @@ def sample_rows(n: int, size: int, seed: int = 0, strata: np.ndarray | None = No
 
 
 def silhouette_scorer(X: np.ndarray, sample: int = 5000, seed: int = 0) -> Callable[[np.ndarray], float]:
-    """Mean silhouette (euclidean) of any clustering of ``X``'s rows, on one seeded sample of at
-    most ``sample`` rows whose pairwise distances are computed once; NaN when it is undefined."""
+    """Mean silhouette (euclidean) of any clustering of ``X``'s rows, on one shared sample.
+
+    The sample holds at most ``sample`` rows, seeded, whose pairwise distances are computed
+    once; NaN when the silhouette is undefined.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Feature matrix, one row per track.
+    sample : int, default 5000
+        Most rows the silhouette is computed on.
+    seed : int, default 0
+        Seed of the sample.
+
+    Returns
+    -------
+    Callable[[numpy.ndarray], float]
+        Takes the cluster labels of every row of ``X``, returns their mean silhouette on the sample.
+    """
     rows = sample_rows(len(X), sample, seed)
     distances = metrics.pairwise_distances(X[rows])
 
@@ -148,12 +258,41 @@ def silhouette_scorer(X: np.ndarray, sample: int = 5000, seed: int = 0) -> Calla
 
 
 def silhouette(X: np.ndarray, clusters: np.ndarray, sample: int = 5000, seed: int = 0) -> float:
-    """Mean silhouette (euclidean) on at most ``sample`` tracks; NaN when it is undefined."""
+    """Mean silhouette (euclidean) on at most ``sample`` tracks; NaN when it is undefined.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Feature matrix, one row per track.
+    clusters : numpy.ndarray
+        Cluster label of each row of ``X``.
+    sample : int, default 5000
+        Most rows the silhouette is computed on (a seeded sample).
+    seed : int, default 0
+        Seed of the sample.
+
+    Returns
+    -------
+    float
+    """
     return silhouette_scorer(X, sample, seed)(clusters)
 
 
 def contingency(genres: pd.Series, clusters: pd.Series) -> pd.DataFrame:
-    """Cluster × genre counts, with each cluster's dominant genre, its share and the cluster size."""
+    """Cluster × genre counts, with each cluster's dominant genre, its share and the cluster size.
+
+    Parameters
+    ----------
+    genres : pandas.Series
+        True genre of each track.
+    clusters : pandas.Series
+        Cluster label of each track, in the same order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cluster, one count column per genre, then ``size``, ``dominant`` and ``dominant_share``.
+    """
     table = pd.crosstab(pd.Series(np.asarray(clusters), name="cluster"),
                         pd.Series(np.asarray(genres), name="genre"))
     table.columns = table.columns.astype(str)
@@ -165,15 +304,60 @@ def contingency(genres: pd.Series, clusters: pd.Series) -> pd.DataFrame:
 
 
 def kmeans_restarts(fit_rows: int, config: ClusterConfig = ClusterConfig()) -> int:
-    """k-means restarts for a fit on ``fit_rows`` tracks: ``kmeans_n_init`` within ``restart_rows``."""
+    """k-means restarts for a fit on ``fit_rows`` tracks: ``kmeans_n_init`` within ``restart_rows``.
+
+    Parameters
+    ----------
+    fit_rows : int
+        Tracks the k-means fit sees.
+    config : ClusterConfig, default ClusterConfig()
+        Supplies ``kmeans_n_init`` and ``restart_rows``.
+
+    Returns
+    -------
+    int
+        Between 1 and ``config.kmeans_n_init``.
+
+    Examples
+    --------
+    >>> kmeans_restarts(4000), kmeans_restarts(10_000), kmeans_restarts(1_000_000)
+    (10, 4, 1)
+    """
     return max(1, min(config.kmeans_n_init, config.restart_rows // max(fit_rows, 1)))
 
 
 def fit_clusters(X: np.ndarray, method: str, k: int, config: ClusterConfig = ClusterConfig(),
                  strata: np.ndarray | None = None, restarts: int | None = None) -> np.ndarray:
-    """Cluster labels 0..k-1 of every row of ``X``, fitted on a bounded sample (stratified by
-    ``strata``, e.g. genre codes, when given) then assigned to every row. k-means makes
-    ``restarts`` restarts (default: :func:`kmeans_restarts` of the fitted sample)."""
+    """Cluster labels 0..k-1 of every row of ``X``, fitted on a bounded sample then assigned to every row.
+
+    The sample is stratified by ``strata`` (e.g. genre codes) when given. k-means makes
+    ``restarts`` restarts (default: :func:`kmeans_restarts` of the fitted sample).
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Feature matrix, one row per track.
+    method : str
+        ``kmeans``, ``gmm`` or ``agglomerative`` (see :data:`METHODS`).
+    k : int
+        Number of clusters.
+    config : ClusterConfig, default ClusterConfig()
+        Seed and sample bounds.
+    strata : numpy.ndarray or None, default None
+        One stratum code per row for the fit sample.
+    restarts : int or None, default None
+        k-means restarts; None = :func:`kmeans_restarts`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Cluster label of every row of ``X``.
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is not one of :data:`METHODS`.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown clustering method {method!r}; expected one of {METHODS}")
     bound = config.agglomerative_max if method == "agglomerative" else config.fit_max
@@ -195,8 +379,31 @@ def fit_clusters(X: np.ndarray, method: str, k: int, config: ClusterConfig = Clu
 
 
 def sweep_ks(n_genres: int, n_tracks: int, config: ClusterConfig = ClusterConfig()) -> list[int]:
-    """The k-means sweep: ``k_min``..``k_max`` (default 2 × genres), every second k above
-    ``coarse_sweep_above`` tracks (``k_max`` kept), never more than tracks - 1."""
+    """The k-means sweep: ``k_min``..``k_max`` (default 2 × genres).
+
+    Every second k above ``coarse_sweep_above`` tracks (``k_max`` kept), never more than tracks - 1.
+
+    Parameters
+    ----------
+    n_genres : int
+        Number of genres on the branch.
+    n_tracks : int
+        Number of tracks on the branch.
+    config : ClusterConfig, default ClusterConfig()
+        Supplies ``k_min``, ``k_max`` and ``coarse_sweep_above``.
+
+    Returns
+    -------
+    list of int
+        The values of k, ascending.
+
+    Examples
+    --------
+    >>> sweep_ks(3, 100)
+    [2, 3, 4, 5, 6]
+    >>> sweep_ks(3, 20_000)
+    [2, 4, 6]
+    """
     k_min, k_max = max(2, config.k_min), config.k_max or 2 * n_genres
     step = 2 if n_tracks > config.coarse_sweep_above else 1
     ks = set(range(k_min, k_max + 1, step)) | ({k_max} if k_max >= k_min else set())
@@ -205,7 +412,24 @@ def sweep_ks(n_genres: int, n_tracks: int, config: ClusterConfig = ClusterConfig
 
 def cluster_branch(X: pd.DataFrame, genres: pd.Series, branch: str,
                    config: ClusterConfig = ClusterConfig()) -> list[Clustering]:
-    """k-means over the sweep, the mixture and Ward at k = genres, each scored; on one branch."""
+    """k-means over the sweep, the mixture and Ward at k = genres, each scored; on one branch.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        The branch's feature matrix, indexed by track id.
+    genres : pandas.Series
+        True genre of each track (at least those of ``X``).
+    branch : str
+        Name recorded with each clustering.
+    config : ClusterConfig, default ClusterConfig()
+        Sweep, seed and bounds.
+
+    Returns
+    -------
+    list of Clustering
+        One per run; empty when there is nothing to cluster.
+    """
     values, y = X.to_numpy(dtype=float), genres.loc[X.index].astype(str)
     n_genres, strata = y.nunique(), pd.factorize(y)[0]
     runs = [("kmeans", k) for k in sweep_ks(n_genres, len(X), config)]
@@ -225,13 +449,44 @@ def cluster_branch(X: pd.DataFrame, genres: pd.Series, branch: str,
 
 
 def score_table(clusterings: list[Clustering]) -> pd.DataFrame:
-    """One row per clustering, in :data:`SCORE_COLUMNS` order."""
+    """One row per clustering, in :data:`SCORE_COLUMNS` order.
+
+    Parameters
+    ----------
+    clusterings : list of Clustering
+        Scored clusterings, e.g. from :func:`cluster_branch`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SCORE_COLUMNS`.
+    """
     rows = [{"method": c.method, "branch": c.branch, "k": c.k, **c.scores} for c in clusterings]
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
 def embed_2d(X: pd.DataFrame, how: str, config: ClusterConfig = ClusterConfig()) -> pd.DataFrame:
-    """2-D map (``pca`` or ``tsne``) of at most ``map_points`` tracks (seeded sample)."""
+    """2-D map (``pca`` or ``tsne``) of at most ``map_points`` tracks (seeded sample).
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Feature matrix, indexed by track id.
+    how : str
+        ``pca`` or ``tsne``.
+    config : ClusterConfig, default ClusterConfig()
+        Supplies ``map_points`` and the seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``x`` and ``y``, indexed by the mapped tracks' ids.
+
+    Raises
+    ------
+    ValueError
+        If ``how`` is neither ``pca`` nor ``tsne``.
+    """
     if len(X) > config.map_points:
         X = X.sample(config.map_points, random_state=config.seed).sort_index()
     values = X.to_numpy(dtype=float)
@@ -246,7 +501,24 @@ def embed_2d(X: pd.DataFrame, how: str, config: ClusterConfig = ClusterConfig())
 
 
 def map_png(xy: pd.DataFrame, colourings: dict[str, pd.Series], path: Path, title: str) -> Path:
-    """Side-by-side scatter plots of one 2-D map, one panel per colouring (genre, clusters …)."""
+    """Side-by-side scatter plots of one 2-D map, one panel per colouring (genre, clusters …).
+
+    Parameters
+    ----------
+    xy : pandas.DataFrame
+        The map, columns ``x`` and ``y`` (see :func:`embed_2d`).
+    colourings : dict of str to pandas.Series
+        Panel title -> value of each track (covering ``xy``'s index).
+    path : pathlib.Path
+        The PNG to write.
+    title : str
+        The figure's title.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     from fma_pipeline.core.learning.plots import plt  # Agg backend set there
 
     fig, axes = plt.subplots(1, len(colourings), figsize=(5.2 * len(colourings), 5), squeeze=False)
@@ -269,7 +541,22 @@ def map_png(xy: pd.DataFrame, colourings: dict[str, pd.Series], path: Path, titl
 
 
 def sweep_png(scores: pd.DataFrame, path: Path, title: str) -> Path:
-    """ARI, NMI and silhouette of k-means against k, one line per branch."""
+    """ARI, NMI and silhouette of k-means against k, one line per branch.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        A :func:`score_table`; only its ``kmeans`` rows are drawn.
+    path : pathlib.Path
+        The PNG to write.
+    title : str
+        The figure's title.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     from fma_pipeline.core.learning.plots import plt
 
     sweep = scores[scores["method"] == "kmeans"]

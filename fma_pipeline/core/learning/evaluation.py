@@ -11,7 +11,25 @@ from fma_pipeline.core.features import feature_family
 
 
 def majority_baseline(y_train: pd.Series, y_test: pd.Series) -> float:
-    """Accuracy on ``y_test`` of always predicting the most frequent training genre."""
+    """Accuracy on ``y_test`` of always predicting the most frequent training genre.
+
+    Parameters
+    ----------
+    y_train : pandas.Series
+        Training genres; their most frequent one is the prediction.
+    y_test : pandas.Series
+        Held-out genres.
+
+    Returns
+    -------
+    float
+        NaN when ``y_test`` is empty.
+
+    Examples
+    --------
+    >>> majority_baseline(pd.Series(["rock", "rock", "pop"]), pd.Series(["rock", "pop"]))
+    0.5
+    """
     if len(y_test) == 0:
         return float("nan")
     majority = pd.Series(y_train).value_counts().idxmax()
@@ -19,7 +37,19 @@ def majority_baseline(y_train: pd.Series, y_test: pd.Series) -> float:
 
 
 def macro_f1(y_true, y_pred) -> float:
-    """Macro-averaged F1 (every genre counts the same; absent predictions score 0)."""
+    """Macro-averaged F1 (every genre counts the same; absent predictions score 0).
+
+    Parameters
+    ----------
+    y_true : array-like
+        True genres.
+    y_pred : array-like
+        Predicted genres, in the same order.
+
+    Returns
+    -------
+    float
+    """
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
@@ -35,6 +65,18 @@ def calibration(y_true: pd.Series, proba: pd.DataFrame) -> dict[str, float]:
     ``brier``: mean squared error of the probability vector against the one-hot truth;
     ``log_loss``: mean negative log-probability of the true genre. ``proba`` has one column
     per class (the model's ``classes_``), one row per track of ``y_true``.
+
+    Parameters
+    ----------
+    y_true : pandas.Series
+        True genre of each track.
+    proba : pandas.DataFrame
+        Predicted probabilities, one row per track of ``y_true``, one column per class.
+
+    Returns
+    -------
+    dict of str to float
+        ``ece``, ``brier`` and ``log_loss`` (NaN when no true genre is among the columns).
     """
     p = proba.to_numpy(dtype=float)
     p = p / p.sum(axis=1, keepdims=True)  # float32 window probabilities sum to 1 only within 1e-7
@@ -53,7 +95,22 @@ def calibration(y_true: pd.Series, proba: pd.DataFrame) -> dict[str, float]:
 
 
 def score(y_true: pd.Series, y_pred: np.ndarray, y_train: pd.Series) -> dict[str, float]:
-    """accuracy, balanced accuracy, macro-F1 and the majority baseline of one prediction."""
+    """Accuracy, balanced accuracy, macro-F1 and the majority baseline of one prediction.
+
+    Parameters
+    ----------
+    y_true : pandas.Series
+        True genres of the held-out tracks.
+    y_pred : numpy.ndarray
+        Predicted genres, in the same order.
+    y_train : pandas.Series
+        Training genres (for :func:`majority_baseline`).
+
+    Returns
+    -------
+    dict of str to float
+        ``accuracy``, ``balanced_accuracy``, ``macro_f1`` and ``majority_baseline``.
+    """
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
@@ -63,21 +120,70 @@ def score(y_true: pd.Series, y_pred: np.ndarray, y_train: pd.Series) -> dict[str
 
 
 def per_class(y_true: pd.Series, y_pred: np.ndarray) -> pd.DataFrame:
-    """Per-genre precision, recall, F1 and support."""
+    """Per-genre precision, recall, F1 and support.
+
+    Parameters
+    ----------
+    y_true : pandas.Series
+        True genres.
+    y_pred : numpy.ndarray
+        Predicted genres, in the same order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per genre (index ``genre``): ``precision``, ``recall``, ``f1-score``, ``support``.
+    """
     report = classification_report(y_true, y_pred, output_dict=True, zero_division=0)
     rows = {k: v for k, v in report.items() if k not in ("accuracy", "macro avg", "weighted avg")}
     return pd.DataFrame(rows).T.rename_axis("genre")
 
 
 def confusion(y_true: pd.Series, y_pred: np.ndarray, labels: list[str]) -> pd.DataFrame:
-    """Confusion matrix as a table: rows true genre, columns predicted genre."""
+    """Confusion matrix as a table: rows true genre, columns predicted genre.
+
+    Parameters
+    ----------
+    y_true : pandas.Series
+        True genres.
+    y_pred : numpy.ndarray
+        Predicted genres, in the same order.
+    labels : list of str
+        Genres, in the order of the rows and columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Counts; index named ``true``, columns named ``predicted``.
+    """
     matrix = confusion_matrix(y_true, y_pred, labels=labels)
     return pd.DataFrame(matrix, index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="predicted"))
 
 
 def permutation_drop(model, X: pd.DataFrame, y: pd.Series, groups: dict[str, list[str]], *,
                      repeats: int = 5, seed: int = 0) -> pd.DataFrame:
-    """Mean and std of the macro-F1 drop when each group of columns is shuffled together."""
+    """Mean and std of the macro-F1 drop when each group of columns is shuffled together.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted classifier with ``predict``.
+    X : pandas.DataFrame
+        Held-out features.
+    y : pandas.Series
+        True genres of ``X``'s rows.
+    groups : dict of str to list of str
+        Group name -> the columns shuffled together.
+    repeats : int, default 5
+        Shuffles per group.
+    seed : int, default 0
+        Seed of the shuffles.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name``, ``importance`` (mean drop) and ``std``, most important first.
+    """
     rng = np.random.default_rng(seed)
     base = macro_f1(y, model.predict(X))
     rows = []
@@ -108,6 +214,32 @@ def key_predictors(model, X: pd.DataFrame, y: pd.Series, *, seed: int = 0, repea
     shuffling one column leaves its correlated siblings in place and understates what the
     family carries. Individual columns are then ranked within the ``families_for_columns``
     most important families only, which keeps the cost at tens of predictions, not 708 × repeats.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted classifier with ``predict``.
+    X : pandas.DataFrame
+        Held-out features (named columns of the 708 features).
+    y : pandas.Series
+        True genres of ``X``'s rows.
+    seed : int, default 0
+        Seed of the sample and the shuffles.
+    repeats : int, default 5
+        Shuffles per family.
+    top : int, default 15
+        Columns kept in the per-column table.
+    families_for_columns : int, default 2
+        How many of the most important families have their columns ranked.
+    max_rows : int, default IMPORTANCE_ROWS
+        Most held-out tracks used.
+
+    Returns
+    -------
+    families : pandas.DataFrame
+        Columns ``family``, ``importance``, ``std``, most important first.
+    columns : pandas.DataFrame
+        The ``top`` columns: ``feature``, ``importance``, ``std``, ``family``.
     """
     if len(X) > max_rows:
         keep = (pd.Series(np.arange(len(X)), index=X.index).groupby(np.asarray(y), group_keys=False)

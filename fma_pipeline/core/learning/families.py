@@ -37,7 +37,23 @@ FAMILY_SETS: dict[str, tuple[str, ...]] = {
 
 
 def family_mask(families: str) -> np.ndarray:
-    """Boolean mask over the 708 columns (in :func:`flat_feature_names` order) of one family set."""
+    """Boolean mask over the 708 columns (in :func:`flat_feature_names` order) of one family set.
+
+    Parameters
+    ----------
+    families : str
+        A key of :data:`FAMILY_SETS`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one entry per feature column.
+
+    Raises
+    ------
+    ValueError
+        If ``families`` is not a key of :data:`FAMILY_SETS`.
+    """
     if families not in FAMILY_SETS:
         raise ValueError(f"unknown family set {families!r}; choose from {sorted(FAMILY_SETS)}")
     return np.array([feature_family(n) in FAMILY_SETS[families] for n in flat_feature_names()])
@@ -49,6 +65,23 @@ def family_choices(columns: Sequence) -> list[str]:
     Every set for the 708 features, one clip per row or windows side by side
     (``w00.mfcc.mean.01`` …); only ``'all'`` for any other matrix, so the zoo still fits
     feature sets that are not ours.
+
+    Parameters
+    ----------
+    columns : Sequence
+        The matrix's column names.
+
+    Returns
+    -------
+    list of str
+        Keys of :data:`FAMILY_SETS`, in the order a search tries them.
+
+    Examples
+    --------
+    >>> family_choices(["a", "b"])
+    ['all']
+    >>> family_choices(flat_feature_names())
+    ['fma', 'fma_timbre', 'all', 'timbre']
     """
     names, n = flat_feature_names(), N_FEATURES
     stripped = tuple(re.sub(r"^w\d+\.", "", str(c)) for c in columns)
@@ -65,12 +98,45 @@ class FeatureFamilies(TransformerMixin, BaseEstimator):
     windows inside a ``SegmentVoter``). Keeping the step in the Pipeline means a logged
     model still takes all 708 columns, and permutation importance reports 0 for the
     families it never looks at.
+
+    Parameters
+    ----------
+    families : str, default 'all'
+        A key of :data:`FAMILY_SETS`.
+
+    Attributes
+    ----------
+    mask_ : numpy.ndarray or None
+        Columns kept; None for ``'all'``.
+    n_features_in_ : int
+        Columns seen by :meth:`fit`.
+    feature_names_in_ : numpy.ndarray
+        Column names seen by :meth:`fit` (DataFrame input only).
     """
 
     def __init__(self, families: str = "all"):
         self.families = families
 
     def fit(self, X, y=None):
+        """Check the family set and the input's columns; nothing is learnt.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_rows, n_features)
+            The features (the 708 in standard order unless the set is ``'all'``).
+        y : ignored
+
+        Returns
+        -------
+        FeatureFamilies
+            This transformer, fitted.
+
+        Raises
+        ------
+        ValueError
+            If the family set is unknown, or ``X`` is not the 708 features in standard order
+            (set other than ``'all'``).
+        """
         mask = family_mask(self.families)  # validates the name first
         self.mask_ = None if self.families == "all" else mask
         self._check(X)
@@ -80,10 +146,39 @@ class FeatureFamilies(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
+        """The columns of the chosen family set (``X`` itself for ``'all'``).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_rows, n_features)
+            The features, as given to :meth:`fit`.
+
+        Returns
+        -------
+        pandas.DataFrame or numpy.ndarray
+            ``X`` unchanged for ``'all'``, else an array of the kept columns.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not the 708 features in standard order (set other than ``'all'``).
+        """
         self._check(X)
         return X if self.mask_ is None else np.asarray(X)[:, self.mask_]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the columns :meth:`transform` returns.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Present for scikit-learn's API.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of column names (``x0``, ``x1`` … when fitted on an unnamed array with ``'all'``).
+        """
         if self.mask_ is None:
             names = getattr(self, "feature_names_in_", None)
             return np.asarray(names if names is not None else [f"x{i}" for i in range(self.n_features_in_)],

@@ -70,12 +70,37 @@ IMBALANCE: dict[str, str] = {
 
 
 class BalancedMLPClassifier(MLPClassifier):
-    """An :class:`~sklearn.neural_network.MLPClassifier` that weights classes as
-    ``class_weight='balanced'`` would (the MLP has no such parameter; its ``fit`` takes
-    ``sample_weight``, which a Pipeline inside a grid search cannot route without global
-    metadata-routing settings)."""
+    """An :class:`~sklearn.neural_network.MLPClassifier` that weights classes as ``class_weight='balanced'`` would.
+
+    The MLP has no such parameter; its ``fit`` takes ``sample_weight``, which a Pipeline
+    inside a grid search cannot route without global metadata-routing settings.
+
+    Parameters
+    ----------
+    **kwargs
+        Those of :class:`~sklearn.neural_network.MLPClassifier`, unchanged.
+    """
 
     def fit(self, X, y, sample_weight=None):
+        """Fit with balanced sample weights unless ``sample_weight`` is given.
+
+        Early stopping holds out a stratified slice; below ~20 rows per class it is too noisy to
+        stop on (and needs a row of every class), so small data trains without it, for this fit only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Training rows.
+        y : array-like of shape (n_rows,)
+            Their classes.
+        sample_weight : array-like of shape (n_rows,), optional
+            Row weights; default: balanced over the classes of ``y``.
+
+        Returns
+        -------
+        BalancedMLPClassifier
+            This classifier, fitted.
+        """
         if sample_weight is None:
             sample_weight = compute_sample_weight("balanced", y)
         # Early stopping holds out a stratified slice; below ~20 rows per class it is too
@@ -91,17 +116,36 @@ class BalancedMLPClassifier(MLPClassifier):
 
 
 def nystroem_classifier() -> Pipeline:
-    """RBF-kernel classifier: :class:`~sklearn.kernel_approximation.Nystroem` features
-    (``gamma=None``: 1 / columns, like SVC's ``'scale'`` on standardised data), then a
-    class-weighted logistic regression. Its parameters are ``kernel__…`` and ``linear__…``;
-    on fewer rows than landmarks Nystroem uses every row (and warns)."""
+    """RBF-kernel classifier: Nystroem features, then a class-weighted logistic regression.
+
+    :class:`~sklearn.kernel_approximation.Nystroem` uses ``gamma=None``: 1 / columns, like
+    SVC's ``'scale'`` on standardised data. Its parameters are ``kernel__…`` and ``linear__…``;
+    on fewer rows than landmarks Nystroem uses every row (and warns).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``kernel`` (:data:`NYSTROEM_COMPONENTS` landmarks) and ``linear``; unfitted.
+    """
     return Pipeline([("kernel", Nystroem(kernel="rbf", n_components=NYSTROEM_COMPONENTS, random_state=0)),
                      ("linear", LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000))])
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One zoo entry: an estimator factory, its grid and its random-search space (keys without the step prefix)."""
+    """One zoo entry: an estimator factory, its grid and its random-search space (keys without the step prefix).
+
+    Parameters
+    ----------
+    name : str
+        The zoo key (``svm``, ``knn`` …).
+    build : Any
+        Callable taking no arguments that returns a fresh, unfitted estimator.
+    grid : dict of str to list
+        Exhaustive-search grid.
+    space : dict of str to Any
+        Random-search space: lists are sampled uniformly, scipy distributions drawn from.
+    """
 
     name: str
     build: Any
@@ -110,7 +154,18 @@ class ModelSpec:
 
 
 def zoo(seed: int = 0) -> dict[str, ModelSpec]:
-    """All models, each with a small grid chosen for FMA-scale data on a CPU."""
+    """All models, each with a small grid chosen for FMA-scale data on a CPU.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        ``random_state`` of the seeded estimators.
+
+    Returns
+    -------
+    dict of str to ModelSpec
+        Zoo key -> its spec.
+    """
     return {
         "random_forest": ModelSpec("random_forest", lambda: BoundedForest(
             n_estimators=200, min_samples_leaf=3, class_weight="balanced_subsample", n_jobs=1, random_state=seed),
@@ -145,11 +200,34 @@ def zoo(seed: int = 0) -> dict[str, ModelSpec]:
 
 
 class BoundedForest(RandomForestClassifier):
-    """A random forest whose trees each see at most :data:`FOREST_MAX_SAMPLES` bootstrap
-    rows when ``max_samples`` is None (a fraction is set for the fit and restored after),
-    so fit time and model size stop growing with the data; small data is unchanged."""
+    """A random forest whose trees each see at most :data:`FOREST_MAX_SAMPLES` bootstrap rows.
+
+    Applies when ``max_samples`` is None (a fraction is set for the fit and restored after),
+    so fit time and model size stop growing with the data; small data is unchanged.
+
+    Parameters
+    ----------
+    **kwargs
+        Those of :class:`~sklearn.ensemble.RandomForestClassifier`, unchanged.
+    """
 
     def fit(self, X, y, sample_weight=None):
+        """Fit the forest, each tree on at most :data:`FOREST_MAX_SAMPLES` bootstrap rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Training rows.
+        y : array-like of shape (n_rows,)
+            Their classes.
+        sample_weight : array-like of shape (n_rows,), optional
+            Row weights.
+
+        Returns
+        -------
+        BoundedForest
+            This forest, fitted; ``max_samples`` is as it was before the call.
+        """
         requested = self.max_samples
         if requested is None and len(X) > FOREST_MAX_SAMPLES:
             self.max_samples = FOREST_MAX_SAMPLES / len(X)
@@ -175,7 +253,29 @@ SEGMENT_FAMILIES: tuple[str, ...] = ("fma_timbre", "timbre")
 
 
 def make_pipeline(model: Any, branch: str, pca_variance: float = 0.95, seed: int = 0) -> Pipeline:
-    """``families`` → ``scale`` → (``pca`` when ``branch == 'pca'``) → ``model``."""
+    """``families`` → ``scale`` → (``pca`` when ``branch == 'pca'``) → ``model``.
+
+    Parameters
+    ----------
+    model : Any
+        The unfitted estimator of the last step.
+    branch : str
+        One of :data:`BRANCHES`.
+    pca_variance : float, default 0.95
+        Variance the PCA step keeps.
+    seed : int, default 0
+        ``random_state`` of the PCA step.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Unfitted.
+
+    Raises
+    ------
+    ValueError
+        If ``branch`` is not one of :data:`BRANCHES`.
+    """
     if branch not in BRANCHES:
         raise ValueError(f"unknown branch {branch!r}; expected one of {BRANCHES}")
     steps: list[tuple[str, Any]] = [("families", FeatureFamilies()), ("scale", StandardScaler())]
@@ -186,8 +286,29 @@ def make_pipeline(model: Any, branch: str, pca_variance: float = 0.95, seed: int
 
 
 def search_params(spec: ModelSpec, search: str = "grid", families: list[str] | None = None) -> dict[str, Any]:
-    """The spec's grid (``search='grid'``) or random-search space, with the Pipeline step
-    prefix (``model__C``), plus the family sets (default: all of them; see
-    :func:`~fma_pipeline.core.learning.families.family_choices`)."""
+    """The spec's grid (``search='grid'``) or random-search space, with the Pipeline step prefix.
+
+    Keys get the step prefix (``model__C``), plus the family sets (default: all of them; see
+    :func:`~fma_pipeline.core.learning.families.family_choices`).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The zoo entry.
+    search : str, default 'grid'
+        ``grid`` or ``random``.
+    families : list of str or None, default None
+        Family sets to offer; None = every key of :data:`FAMILY_SETS`.
+
+    Returns
+    -------
+    dict of str to Any
+        Parameter grid or distributions for the Pipeline of :func:`make_pipeline`.
+
+    Examples
+    --------
+    >>> search_params(zoo()["knn"], families=["timbre"])
+    {'families__families': ['timbre'], 'model__n_neighbors': [5, 10, 20]}
+    """
     params = spec.space if search == "random" else spec.grid
     return {"families__families": families or list(FAMILY_SETS), **{f"model__{k}": v for k, v in params.items()}}

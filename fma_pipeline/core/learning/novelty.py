@@ -41,6 +41,17 @@ class NoveltyGuard(BaseEstimator):
     seed : int
         Seed of the held-out split.
 
+    Attributes
+    ----------
+    scaler_ : sklearn.preprocessing.StandardScaler
+        Standardises the features.
+    pca_ : sklearn.decomposition.PCA
+        The projection on the usual variation.
+    thresholds_ : tuple of (float, float)
+        Thresholds of the distance inside and outside the subspace.
+    held_out_false_alarm_ : float
+        Share of the held-out training rows scored above 1.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -68,6 +79,11 @@ class NoveltyGuard(BaseEstimator):
         -------
         NoveltyGuard
             This guard, fitted.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` has fewer than 8 rows.
         """
         X = _array(X)
         if len(X) < 8:
@@ -108,7 +124,17 @@ class NoveltyGuard(BaseEstimator):
         return np.maximum(inside / self.thresholds_[0], outside / self.thresholds_[1])
 
     def is_novel(self, X) -> np.ndarray:
-        """Whether each row is above the threshold (boolean array)."""
+        """Whether each row is above the threshold (boolean array).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_rows,)
+            True where :meth:`score_samples` is above 1.
+        """
         return self.score_samples(X) > 1
 
 
@@ -121,7 +147,8 @@ class GuardedClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     classifier : fitted scikit-learn classifier
-    guard : fitted NoveltyGuard
+    guard : NoveltyGuard or None
+        Fitted on the classifier's training rows.
     """
 
     def __init__(self, classifier=None, guard: NoveltyGuard | None = None):
@@ -129,7 +156,18 @@ class GuardedClassifier(ClassifierMixin, BaseEstimator):
         self.guard = guard
 
     def fit(self, X, y) -> GuardedClassifier:
-        """Nothing to fit: both parts come fitted. Present for scikit-learn's API."""
+        """Nothing to fit: both parts come fitted. Present for scikit-learn's API.
+
+        Parameters
+        ----------
+        X : ignored
+        y : ignored
+
+        Returns
+        -------
+        GuardedClassifier
+            This classifier, unchanged.
+        """
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -137,22 +175,64 @@ class GuardedClassifier(ClassifierMixin, BaseEstimator):
 
     @property
     def classes_(self) -> np.ndarray:
+        """The classifier's classes.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         return self.classifier.classes_
 
     @property
     def feature_names_in_(self) -> np.ndarray:
+        """The columns the classifier was fitted on.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         return self.classifier.feature_names_in_
 
     def predict(self, X) -> np.ndarray:
-        """The classifier's predictions."""
+        """The classifier's predictions.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_rows, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_rows,)
+        """
         return self.classifier.predict(X)
 
     def predict_proba(self, X) -> np.ndarray:
-        """The classifier's (calibrated) probabilities."""
+        """The classifier's (calibrated) probabilities.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_rows, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_rows, n_classes)
+            Columns in :attr:`classes_` order.
+        """
         return self.classifier.predict_proba(X)
 
     def novelty(self, X) -> np.ndarray:
-        """The guard's score per row (above 1: unlike the training music)."""
+        """The guard's score per row (above 1: unlike the training music).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_rows, n_features)
+            The classifier's columns, in its order.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_rows,)
+            See :meth:`NoveltyGuard.score_samples`.
+        """
         return self.guard.score_samples(X)
 
 
@@ -167,6 +247,7 @@ def guard_training_rows(classifier, X: pd.DataFrame, false_alarm: float = 0.02, 
     false_alarm : float
         Share of held-out training rows the guard may flag.
     seed : int
+        Seed of the guard's held-out split.
 
     Returns
     -------
@@ -198,6 +279,7 @@ def guard_champion(trained, X: pd.DataFrame, labels: pd.DataFrame, config, progr
     X, labels : pandas.DataFrame
         The feature matrix (clips or windows) and the tracks, as given to training.
     config : training.TrainingConfig
+        The training configuration (its seed and samples).
     progress : callable, optional
         Receives one line with the rates.
 

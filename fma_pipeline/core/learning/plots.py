@@ -13,7 +13,22 @@ import pandas as pd  # noqa: E402
 
 
 def confusion_png(confusion: pd.DataFrame, path: Path, title: str) -> Path:
-    """Row-normalised confusion matrix with counts in the cells."""
+    """Row-normalised confusion matrix with counts in the cells.
+
+    Parameters
+    ----------
+    confusion : pandas.DataFrame
+        Counts, rows true genre, columns predicted genre (see ``evaluation.confusion``).
+    path : pathlib.Path
+        The PNG to write.
+    title : str
+        The figure's title.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     counts = confusion.to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.nan_to_num(counts / counts.sum(axis=1, keepdims=True))
@@ -37,7 +52,24 @@ def confusion_png(confusion: pd.DataFrame, path: Path, title: str) -> Path:
 
 
 def bar_png(values: pd.Series, path: Path, title: str, xlabel: str) -> Path:
-    """Horizontal bar chart, largest on top (importances, explained variance ...)."""
+    """Horizontal bar chart, largest on top (importances, explained variance ...).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Bar lengths; the index labels the bars.
+    path : pathlib.Path
+        The PNG to write.
+    title : str
+        The figure's title.
+    xlabel : str
+        The x axis label.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     values = values.sort_values()
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(values) + 1.5))
     ax.barh([str(i) for i in values.index], values.to_numpy(), color="#3b6ea8")

@@ -26,25 +26,73 @@ from fma_pipeline.core.features import N_FEATURES, FeatureConfig, flat_feature_n
 
 @dataclass(frozen=True)
 class SegmentConfig:
-    """Window length and hop in seconds."""
+    """Window length and hop in seconds.
+
+    Parameters
+    ----------
+    window_seconds : float
+        Length of each window.
+    hop_seconds : float
+        Start-to-start distance of consecutive windows.
+    """
 
     window_seconds: float = 3.0
     hop_seconds: float = 3.0
 
     def frames(self, features: FeatureConfig) -> tuple[int, int]:
+        """Window length and hop in frames of the feature series.
+
+        Parameters
+        ----------
+        features : FeatureConfig
+            Supplies the sample rate and the hop length of the frame series.
+
+        Returns
+        -------
+        length : int
+            Frames per window (at least 1).
+        hop : int
+            Frames between window starts (at least 1).
+        """
         per_second = features.sr / features.hop_length
         return max(1, round(self.window_seconds * per_second)), max(1, round(self.hop_seconds * per_second))
 
 
 def segment_rows(series: np.ndarray, config: SegmentConfig = SegmentConfig(),
                  features: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """``(n_windows, 708)`` features of the windows of one clip's ``(74, n_frames)`` series."""
+    """``(n_windows, 708)`` features of the windows of one clip's ``(74, n_frames)`` series.
+
+    Parameters
+    ----------
+    series : numpy.ndarray
+        The clip's frame-level series, shape ``(74, n_frames)``.
+    config : SegmentConfig, default SegmentConfig()
+        Window length and hop.
+    features : FeatureConfig, default FeatureConfig()
+        The configuration the series were computed with.
+
+    Returns
+    -------
+    numpy.ndarray
+        One row of 708 features per window.
+    """
     length, hop = config.frames(features)
     return np.stack([summarise(series[:, a:b]) for a, b in window_bounds(series.shape[1], length, hop)])
 
 
 def segment_frame(rows_by_track: dict[int, np.ndarray]) -> pd.DataFrame:
-    """Stack per-track window rows into one float32 table indexed by ``(track_id, segment)``."""
+    """Stack per-track window rows into one float32 table indexed by ``(track_id, segment)``.
+
+    Parameters
+    ----------
+    rows_by_track : dict of int to numpy.ndarray
+        Track id -> its ``(n_windows, 708)`` rows (see :func:`segment_rows`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The 708 flat feature columns; :func:`empty_segments` when there is no track.
+    """
     if not rows_by_track:
         return empty_segments()
     index = pd.MultiIndex.from_tuples(
@@ -54,18 +102,47 @@ def segment_frame(rows_by_track: dict[int, np.ndarray]) -> pd.DataFrame:
 
 
 def empty_segments() -> pd.DataFrame:
-    """A segment table with no rows: ``(track_id, segment)`` index, the 708 flat columns."""
+    """A segment table with no rows: ``(track_id, segment)`` index, the 708 flat columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     index = pd.MultiIndex.from_arrays([np.array([], np.int64), np.array([], np.int64)], names=["track_id", "segment"])
     return pd.DataFrame(np.empty((0, N_FEATURES), np.float32), index=index, columns=list(flat_feature_names()))
 
 
 def track_labels(segments: pd.DataFrame, labels: pd.Series) -> pd.Series:
-    """Each window's label: its track's label."""
+    """Each window's label: its track's label.
+
+    Parameters
+    ----------
+    segments : pandas.DataFrame
+        A window table indexed by ``(track_id, segment)``.
+    labels : pandas.Series
+        Label of each track, indexed by track id.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``segments``.
+    """
     return labels.reindex(segments.index.get_level_values("track_id")).set_axis(segments.index)
 
 
 def track_ids_of(X: pd.DataFrame) -> pd.Index:
-    """Each row's track id: the index of a clip table, level 0 of a window table."""
+    """Each row's track id: the index of a clip table, level 0 of a window table.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        A clip table (index ``track_id``) or a window table (index ``(track_id, segment)``).
+
+    Returns
+    -------
+    pandas.Index
+        One track id per row of ``X``.
+    """
     return X.index.get_level_values(0) if isinstance(X.index, pd.MultiIndex) else X.index
 
 
@@ -74,6 +151,18 @@ def track_proba(model, X: pd.DataFrame) -> pd.DataFrame:
 
     Window tables are predicted in chunks of :data:`PREDICT_CHUNK` rows, so scoring
     100,000 test windows never holds more than one chunk's probabilities at a time.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted classifier with ``predict_proba`` and ``classes_``.
+    X : pandas.DataFrame
+        A clip table or a window table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per track, one column per class of ``model``.
     """
     if not isinstance(X.index, pd.MultiIndex):
         return pd.DataFrame(model.predict_proba(X), index=X.index, columns=model.classes_)
@@ -92,5 +181,18 @@ PREDICT_CHUNK = 50_000
 
 
 def vote(model, segments: pd.DataFrame) -> pd.Series:
-    """Per-track prediction: argmax of the mean window probabilities."""
+    """Per-track prediction: argmax of the mean window probabilities.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted classifier with ``predict_proba`` and ``classes_``.
+    segments : pandas.DataFrame
+        A window table indexed by ``(track_id, segment)``.
+
+    Returns
+    -------
+    pandas.Series
+        Predicted class of each track, indexed by track id.
+    """
     return track_proba(model, segments).idxmax(axis=1)

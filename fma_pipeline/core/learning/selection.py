@@ -22,7 +22,21 @@ DEFAULT_DROPPED_GENRES: tuple[str, ...] = ("Easy Listening", "Spoken", "Old-Time
 
 @dataclass(frozen=True)
 class LabelConfig:
-    """Label selection: FMA subset (None = every track present), genres to drop, minimum size."""
+    """Label selection: FMA subset (None = every track present), genres to drop, minimum size.
+
+    Parameters
+    ----------
+    subset : str or None
+        FMA subset (``small``, ``medium`` …; its smaller subsets included); None = every track present.
+    drop_genres : tuple of str
+        Top-level genres left out (default :data:`DEFAULT_DROPPED_GENRES`).
+    min_tracks : int
+        Genres with fewer selected tracks are left out.
+    seed : int
+        Seed of the split when FMA's own cannot be used.
+    extra : dict
+        Free-form settings recorded with the selection.
+    """
 
     subset: str | None = None
     drop_genres: tuple[str, ...] = DEFAULT_DROPPED_GENRES
@@ -37,6 +51,21 @@ def select_tracks(tracks: pd.DataFrame, genre_ids: dict[str, int], config: Label
 
     ``tracks`` is :func:`fma_pipeline.core.metadata.read_tracks` output; ``genre_ids`` maps
     genre titles to ids (from genres.csv).
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        FMA's tracks table with its two-level columns.
+    genre_ids : dict of str to int
+        Genre title -> genre id.
+    config : LabelConfig, default LabelConfig()
+        Subset, dropped genres, minimum size and seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per selected track, sorted by track id; ``split`` is FMA's when every track
+        has one, else :func:`grouped_split`'s.
     """
     frame = pd.DataFrame({
         "genre": tracks[("track", "genre_top")],
@@ -67,7 +96,22 @@ def select_tracks(tracks: pd.DataFrame, genre_ids: dict[str, int], config: Label
 
 
 def grouped_split(labels: pd.Series, groups: pd.Series, *, seed: int = 0) -> pd.Series:
-    """80/10/10 training/validation/test, stratified by label, no group on two sides."""
+    """80/10/10 training/validation/test, stratified by label, no group on two sides.
+
+    Parameters
+    ----------
+    labels : pandas.Series
+        Label of each row.
+    groups : pandas.Series
+        Group of each row (e.g. artist id), in the same order.
+    seed : int, default 0
+        Seed of the folds.
+
+    Returns
+    -------
+    pandas.Series
+        ``training``, ``validation`` or ``test`` per row, indexed like ``labels``.
+    """
     if len(labels) == 0:
         return pd.Series([], index=labels.index, dtype=object)
     # Ten folds give 80/10/10; a genre with fewer tracks forces fewer (and larger) folds.

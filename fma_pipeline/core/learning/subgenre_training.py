@@ -43,7 +43,34 @@ def _same(name: str):
 
 @dataclass(frozen=True)
 class SubgenreConfig:
-    """A small model set, chosen per classifier by artist-grouped CV macro-F1."""
+    """A small model set, chosen per classifier by artist-grouped CV macro-F1.
+
+    Each field's documentation: ``settings.field_doc(SubgenreConfig, name)``.
+
+    Parameters
+    ----------
+    models : tuple of str
+        Zoo entries; the best by artist-grouped CV macro-F1 is kept.
+    branch : str
+        ``scaled`` or ``pca`` pipeline.
+    pca_variance : float
+        Variance kept by the PCA branch.
+    cv_folds : int
+        Artist-grouped CV folds (fewer when artists are few).
+    n_jobs : int
+        Parallel search jobs (-1 = all cores).
+    seed : int
+        Seed of samples, folds and models.
+    search : str
+        ``grid`` or ``random``.
+    search_iterations : int
+        Random search budget: candidates per model.
+    families : tuple of str
+        Feature family sets the search may choose from.
+    tune_tracks : int
+        Each classifier's search runs on an artist-grouped sample of at most this many
+        training tracks; 0 = all.
+    """
 
     models: tuple[str, ...] = documented(("logistic_regression", "svm"), "Zoo entries; the best by "
                                          "artist-grouped CV macro-F1 is kept.")
@@ -59,6 +86,12 @@ class SubgenreConfig:
                                   "artist-grouped sample of at most this many training tracks; 0 = all.")
 
     def training(self) -> TrainingConfig:
+        """The equivalent :class:`TrainingConfig`: one branch, no ensemble, no calibration.
+
+        Returns
+        -------
+        TrainingConfig
+        """
         return TrainingConfig(models=self.models, branches=(self.branch,), pca_variance=self.pca_variance,
                               cv_folds=self.cv_folds, n_jobs=self.n_jobs, seed=self.seed, ensemble_size=0,
                               search=self.search, search_iterations=self.search_iterations,
@@ -66,13 +99,33 @@ class SubgenreConfig:
 
 
 class HierarchicalClassifier(ClassifierMixin, BaseEstimator):
-    """Top-level genre first, then that genre's sub-genre classifier (fitted pipelines, predict only)."""
+    """Top-level genre first, then that genre's sub-genre classifier (fitted pipelines, predict only).
+
+    Parameters
+    ----------
+    top : estimator or None, default None
+        Fitted top-level classifier; None when there is a single parent.
+    per_parent : dict or None, default None
+        Parent genre -> its fitted sub-genre classifier.
+    """
 
     def __init__(self, top=None, per_parent: dict | None = None):
         self.top = top
         self.per_parent = per_parent or {}
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Sub-genre of each row, from the classifier of its predicted parent.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Feature rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of sub-genre titles, one per row.
+        """
         parents = (self.top.predict(X) if self.top is not None
                    else np.full(len(X), next(iter(self.per_parent)), dtype=object))
         out = np.empty(len(X), dtype=object)
@@ -84,7 +137,17 @@ class HierarchicalClassifier(ClassifierMixin, BaseEstimator):
 
 @dataclass
 class SubgenreResults:
-    """Trained classifiers by name (parent title, FLAT, TOP, HIERARCHICAL), the table, skip reasons."""
+    """Trained classifiers by name (parent title, FLAT, TOP, HIERARCHICAL), the table, skip reasons.
+
+    Parameters
+    ----------
+    models : dict of str to TrainedModel
+        Classifier name -> trained model.
+    table : pandas.DataFrame
+        One row per trained classifier, columns :data:`TABLE_COLUMNS`.
+    skipped : dict of str to str
+        Classifier name -> why it was not trained.
+    """
 
     models: dict[str, TrainedModel] = field(default_factory=dict)
     table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TABLE_COLUMNS))
@@ -92,13 +155,39 @@ class SubgenreResults:
 
 
 def target_frame(labels: pd.DataFrame, column: str) -> pd.DataFrame:
-    """The layout :func:`train_one` expects: the target as ``genre``, with split and artist."""
+    """The layout :func:`train_one` expects: the target as ``genre``, with split and artist.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        A ``subgenre_labels`` table (``split``, ``artist_id`` and ``column``).
+    column : str
+        The column to learn (``subgenre`` or ``genre``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``genre``, ``split``, ``artist_id``, indexed like ``labels``.
+    """
     return pd.DataFrame({"genre": labels[column].astype(str), "split": labels["split"].astype(str),
                          "artist_id": labels["artist_id"]}, index=labels.index)
 
 
 def trainable(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Drop classes with fewer than two training artists (artist-grouped CV needs two)."""
+    """Drop classes with fewer than two training artists (artist-grouped CV needs two).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A :func:`target_frame`.
+
+    Returns
+    -------
+    kept : pandas.DataFrame
+        The rows of the classes kept.
+    dropped : list of str
+        The classes left out, sorted.
+    """
     train_ids, _ = split_rows(frame)
     artists = frame.loc[train_ids].groupby("genre")["artist_id"].nunique()
     keep = set(artists.index[artists >= 2])
@@ -106,7 +195,23 @@ def trainable(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def fit_best(X: pd.DataFrame, frame: pd.DataFrame, config: SubgenreConfig) -> TrainedModel | str:
-    """The configured model with the best CV macro-F1 on ``frame``'s classes, or why none could be."""
+    """The configured model with the best CV macro-F1 on ``frame``'s classes, or why none could be.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Feature matrix, covering ``frame``'s tracks.
+    frame : pandas.DataFrame
+        A :func:`target_frame`.
+    config : SubgenreConfig
+        Models, branch, folds and search.
+
+    Returns
+    -------
+    TrainedModel or str
+        The best model (its ``extra`` holds ``ids``, ``classes``, ``left_out`` and
+        ``candidates``), or the reason no model was trained.
+    """
     frame, dropped = trainable(frame)
     if frame["genre"].nunique() < 2:
         return f"fewer than 2 classes with 2+ training artists (left out: {', '.join(dropped) or 'none'})"
@@ -152,6 +257,21 @@ def train_subgenres(X: pd.DataFrame, labels: pd.DataFrame, config: SubgenreConfi
     """Every classifier of the study; ``labels`` is a ``subgenre_labels`` table.
 
     ``progress`` receives a line per classifier (its best model and scores, or why it was skipped).
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Feature matrix, indexed by track id.
+    labels : pandas.DataFrame
+        A ``subgenre_labels`` table.
+    config : SubgenreConfig, default SubgenreConfig()
+        Models, branch, folds and search.
+    progress : Callable[[str], None] or None, default None
+        Receives the progress lines.
+
+    Returns
+    -------
+    SubgenreResults
     """
     labels = labels.loc[labels.index.intersection(X.index)]
     with_sub = labels[labels["has_subgenre"].astype(bool)]

@@ -60,7 +60,43 @@ class TrainingConfig:
 
     ``tune_tracks``: the search's artist-grouped sample of training tracks (0 = all);
     ``fit_tracks``: the final fit's sample (0 = all); ``calibration_folds``: held-out folds
-    that calibrate the champion's probabilities (0 = leave them as they are).
+    that calibrate the champion's probabilities (0 = leave them as they are). Each field's
+    documentation: ``settings.field_doc(TrainingConfig, name)``.
+
+    Parameters
+    ----------
+    models : tuple of str
+        Zoo entries to train (see ``models.zoo``).
+    branches : tuple of str
+        ``scaled`` and/or ``pca``: the Pipeline's branch after scaling.
+    pca_variance : float
+        Variance kept by the PCA branch.
+    cv_folds : int
+        Artist-grouped CV folds of the search.
+    n_jobs : int
+        Parallel search jobs (-1 = all cores).
+    seed : int
+        Seed of samples, folds and models.
+    ensemble_size : int
+        Soft-voting ensemble of the best N models by CV macro-F1; 0 = none.
+    search : str
+        ``grid``: each model's small grid; ``random``: ``search_iterations`` draws from its wider space.
+    search_iterations : int
+        Random search budget: candidates per model and branch.
+    families : tuple of str
+        Feature family sets the search may choose from.
+    tune_tracks : int
+        The search's sample of training tracks; 0 = all.
+    fit_tracks : int
+        The final fit's sample of training tracks; 0 = all.
+    calibration_folds : int
+        Held-out folds that calibrate the champion's probabilities; 0 = off.
+
+    Raises
+    ------
+    ValueError
+        If ``search``, ``search_iterations``, ``families``, ``models``, a sample size or
+        ``calibration_folds`` (1 is not allowed) is invalid.
     """
 
     models: tuple[str, ...] = documented(DEFAULT_MODELS, "Zoo entries to train (see models.zoo).")
@@ -103,7 +139,37 @@ class TrainingConfig:
 
 @dataclass
 class TrainedModel:
-    """One fitted pipeline and everything measured about it."""
+    """One fitted pipeline and everything measured about it.
+
+    Parameters
+    ----------
+    model : str
+        Zoo key (or ``soft_voting``, ``hierarchical``).
+    branch : str
+        ``scaled``, ``pca`` or ``mixed``.
+    pipeline : object
+        The fitted estimator.
+    best_params : dict
+        Chosen hyper-parameters, readable (see :func:`readable_params`).
+    cv_macro_f1 : float
+        Mean cross-validated macro-F1 of the chosen candidate.
+    cv_macro_f1_std : float
+        Its standard deviation over the folds.
+    test : dict of str to float
+        Held-out scores (see :func:`test_scores`).
+    per_class : pandas.DataFrame
+        Per-genre scores on the test split.
+    confusion : pandas.DataFrame
+        Confusion matrix on the test split.
+    fit_seconds : float
+        Time of the final fit.
+    predict_seconds : float
+        Time of the test predictions.
+    imbalance : str
+        How the model copes with class imbalance.
+    extra : dict
+        Everything else (sizes, search details, calibration …).
+    """
 
     model: str
     branch: str
@@ -121,9 +187,21 @@ class TrainedModel:
 
     @property
     def key(self) -> str:
+        """``model/branch``, e.g. ``svm/scaled``.
+
+        Returns
+        -------
+        str
+        """
         return f"{self.model}/{self.branch}"
 
     def summary(self) -> dict:
+        """One row of :func:`comparison_table`: names, test scores, CV scores and timings.
+
+        Returns
+        -------
+        dict
+        """
         return {"model": self.model, "branch": self.branch,
                 "families": self.best_params.get("families", "per member"), **self.test,
                 "n_test": self.extra.get("n_test"), "cv_macro_f1": self.cv_macro_f1,
@@ -132,13 +210,32 @@ class TrainedModel:
 
 
 class Reporter:
-    """Progress lines (what, how far, elapsed, an estimate of what is left) for a callback."""
+    """Progress lines (what, how far, elapsed, an estimate of what is left) for a callback.
+
+    Parameters
+    ----------
+    progress : Progress or None
+        Receives each line; None = silent (units are still counted).
+    total_units : float
+        Work units of the whole task (e.g. search candidates).
+    what : str
+        Prefix of every line.
+    """
 
     def __init__(self, progress: Progress | None, total_units: float, what: str):
         self.progress, self.total, self.done, self.what = progress, max(total_units, 1e-9), 0.0, what
         self.started = time.perf_counter()
 
     def say(self, message: str, units: float = 0.0) -> None:
+        """Count ``units`` as done and report ``message`` with the elapsed and estimated remaining time.
+
+        Parameters
+        ----------
+        message : str
+            What happened.
+        units : float, default 0.0
+            Work units this step completed.
+        """
         self.done += units
         if self.progress is None:
             return
@@ -154,19 +251,49 @@ def _clock(seconds: float) -> str:
 
 
 def split_rows(labels: pd.DataFrame) -> tuple[pd.Index, pd.Index]:
-    """(train+validation ids, test ids) from a selection table's ``split`` column."""
+    """(train+validation ids, test ids) from a selection table's ``split`` column.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        A table with a ``split`` column, indexed by track id.
+
+    Returns
+    -------
+    train_ids : pandas.Index
+        Training and validation track ids.
+    test_ids : pandas.Index
+        Test track ids.
+    """
     is_test = labels["split"].astype(str) == "test"
     return labels.index[~is_test.to_numpy()], labels.index[is_test.to_numpy()]
 
 
 def cv_folds(y: pd.Series, groups: pd.Series, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Artist-grouped, genre-stratified folds over rows (clips or windows); fewer folds when
-    there are few artists. ``y`` and ``groups`` hold one value per row.
+    """Artist-grouped, genre-stratified folds over rows (clips or windows); fewer folds when there are few artists.
+
+    ``y`` and ``groups`` hold one value per row.
 
     When every row is its own group (clips with no artist information, as in gtzan-mini),
     grouping is moot and plain ``StratifiedKFold`` is used, which balances the genres
     across folds more evenly. Windows of one track share its artist (or track) group, so
     they always stay together.
+
+    Parameters
+    ----------
+    y : pandas.Series
+        Genre of each row.
+    groups : pandas.Series
+        Group (artist id) of each row.
+    folds : int
+        Folds wanted (at least 2 are made).
+    seed : int
+        Seed of the shuffle.
+
+    Returns
+    -------
+    list of tuple of (numpy.ndarray, numpy.ndarray)
+        ``(train positions, test positions)`` of each fold.
     """
     min_groups = int(pd.DataFrame({"y": np.asarray(y), "g": np.asarray(groups)}).groupby("y")["g"].nunique().min())
     n_splits = max(2, min(folds, min_groups))
@@ -186,6 +313,22 @@ def sample_tracks(labels: pd.DataFrame, limit: int, seed: int = 0, min_artists: 
     more of its artists, drawn at random, up to ``min_artists`` (or all it has): FMA's
     rarest genres (Blues: 74 tracks in fma_medium) would otherwise leave the sample 2 or 3
     artists, and artist-grouped CV on it 2 folds. Deterministic for a seed.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        Tracks with ``genre`` and ``artist_id``, indexed by track id.
+    limit : int
+        Tracks wanted; 0 = all.
+    seed : int, default 0
+        Seed of the fold and the extra artists.
+    min_artists : int, default 0
+        Artists each genre should have in the sample.
+
+    Returns
+    -------
+    pandas.Index
+        The sampled track ids (all of ``labels``' when it has at most ``limit``).
     """
     if not limit or len(labels) <= limit:
         return labels.index
@@ -206,23 +349,75 @@ def tracks_needed(labels: pd.DataFrame, config: TrainingConfig) -> pd.Index:
     """Track ids :func:`train_all` will read: its fit sample (the tuning sample is inside it) and the test split.
 
     Lets a caller load only those rows of a large window table.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        Tracks with ``split``, ``genre`` and ``artist_id``.
+    config : TrainingConfig
+        Supplies ``fit_tracks`` and the seed.
+
+    Returns
+    -------
+    pandas.Index
     """
     train_ids, test_ids = split_rows(labels)
     return sample_tracks(labels.loc[train_ids], config.fit_tracks, config.seed).union(test_ids)
 
 
 def rows_of(X: pd.DataFrame, tracks: pd.Index) -> pd.DataFrame:
-    """The rows of ``X`` (clips or windows) that belong to ``tracks``."""
+    """The rows of ``X`` (clips or windows) that belong to ``tracks``.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        A clip table or a window table.
+    tracks : pandas.Index
+        Track ids to keep.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return X.loc[track_ids_of(X).isin(tracks)]
 
 
 def row_labels(X: pd.DataFrame, labels: pd.DataFrame, column: str) -> pd.Series:
-    """Each row's value of a per-track column (a window takes its track's)."""
+    """Each row's value of a per-track column (a window takes its track's).
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        A clip table or a window table.
+    labels : pandas.DataFrame
+        Per-track table, indexed by track id.
+    column : str
+        The column of ``labels`` to spread over the rows.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``X``, named ``column``.
+    """
     return pd.Series(labels[column].reindex(track_ids_of(X)).to_numpy(), index=X.index, name=column)
 
 
 def track_macro_f1(estimator, X: pd.DataFrame, y) -> float:
-    """Macro-F1 per track (a scorer for the searches): windows are soft-voted first."""
+    """Macro-F1 per track (a scorer for the searches): windows are soft-voted first.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted classifier with ``predict_proba``.
+    X : pandas.DataFrame
+        A clip table or a window table.
+    y : array-like
+        Genre of each row of ``X``.
+
+    Returns
+    -------
+    float
+    """
     y = pd.Series(np.asarray(y), index=X.index)
     truth = y.groupby(level=0).first() if isinstance(X.index, pd.MultiIndex) else y
     proba = track_proba(estimator, X)
@@ -273,7 +468,25 @@ class _Data:
 
 
 def feasible_grid(grid: dict, n_fit: int) -> dict:
-    """Drop grid values a small fold cannot support (kNN needs ``n_neighbors <= n_fit``)."""
+    """Drop grid values a small fold cannot support (kNN needs ``n_neighbors <= n_fit``).
+
+    Parameters
+    ----------
+    grid : dict
+        A Pipeline parameter grid (see ``models.search_params``).
+    n_fit : int
+        Training rows of the smallest fold.
+
+    Returns
+    -------
+    dict
+        A copy of ``grid``; ``model__n_neighbors`` keeps at least one value.
+
+    Examples
+    --------
+    >>> feasible_grid({"model__n_neighbors": [5, 10, 20]}, 12)
+    {'model__n_neighbors': [5, 10]}
+    """
     out = dict(grid)
     if "model__n_neighbors" in out:
         fitting = [k for k in out["model__n_neighbors"] if k <= n_fit]
@@ -282,8 +495,30 @@ def feasible_grid(grid: dict, n_fit: int) -> dict:
 
 
 def make_search(estimator, params: dict, search: str, iterations: int, seed: int, **options):
-    """A per-track macro-F1 ``GridSearchCV`` over ``params``, or a ``RandomizedSearchCV``
-    drawing ``iterations`` candidates from them; ``options`` (cv, n_jobs, …) go to either."""
+    """A per-track macro-F1 ``GridSearchCV`` over ``params``, or a ``RandomizedSearchCV`` drawing from them.
+
+    ``RandomizedSearchCV`` draws ``iterations`` candidates; ``options`` (cv, n_jobs, …) go to either.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The unfitted Pipeline.
+    params : dict
+        Grid or distributions.
+    search : str
+        ``random`` for a randomised search; anything else is a grid search.
+    iterations : int
+        Candidates of a randomised search.
+    seed : int
+        Seed of a randomised search.
+    **options
+        Passed on to the search class.
+
+    Returns
+    -------
+    sklearn.model_selection.GridSearchCV or sklearn.model_selection.RandomizedSearchCV
+        Unfitted, scored by :func:`track_macro_f1`.
+    """
     if search == "random":
         return RandomizedSearchCV(estimator, params, n_iter=iterations, random_state=seed, scoring=track_macro_f1,
                                   **options)
@@ -291,7 +526,25 @@ def make_search(estimator, params: dict, search: str, iterations: int, seed: int
 
 
 def readable_params(params: dict) -> dict:
-    """``{'model__linear__C': 4, 'families__families': 'timbre'} -> {'linear__C': 4, 'families': 'timbre'}``."""
+    """Strip the Pipeline step prefixes of a search's best parameters.
+
+    ``{'model__linear__C': 4, 'families__families': 'timbre'} -> {'linear__C': 4, 'families': 'timbre'}``;
+    numpy scalars become Python ones.
+
+    Parameters
+    ----------
+    params : dict
+        A search's ``best_params_``.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> readable_params({'model__linear__C': 4, 'families__families': 'timbre'})
+    {'linear__C': 4, 'families': 'timbre'}
+    """
     out = {}
     for key, value in params.items():
         out["families" if key == "families__families" else key.removeprefix("model__")] = (
@@ -323,6 +576,22 @@ def train_branch(names: tuple[str, ...] | list[str], branch: str, data: _Data, r
     """The models of one branch: families chosen once by :data:`FAMILY_JUDGE`, then each model's own search.
 
     With a single model, or a single family set, the model searches the families itself.
+
+    Parameters
+    ----------
+    names : tuple of str or list of str
+        Zoo keys to train.
+    branch : str
+        ``scaled`` or ``pca``.
+    data : _Data
+        The training problem (see :func:`training_data`).
+    report : Reporter or None, default None
+        Receives a line per step.
+
+    Returns
+    -------
+    list of TrainedModel
+        One per name, in order, refitted and scored on the test split.
     """
     report = report or Reporter(None, 1, "")
     families = data.families
@@ -358,14 +627,46 @@ def train_branch(names: tuple[str, ...] | list[str], branch: str, data: _Data, r
 
 
 def training_data(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = TrainingConfig()) -> _Data:
-    """One training problem for :func:`train_branch`: rows aligned with labels, samples and folds drawn."""
+    """One training problem for :func:`train_branch`: rows aligned with labels, samples and folds drawn.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        A clip table or a window table.
+    labels : pandas.DataFrame
+        Tracks with ``genre``, ``split`` and ``artist_id``.
+    config : TrainingConfig, default TrainingConfig()
+        Samples, folds and families.
+
+    Returns
+    -------
+    _Data
+    """
     labels, X = _aligned(X, labels)
     return _Data(X, labels, config)
 
 
 def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
               config: TrainingConfig = TrainingConfig()) -> TrainedModel:
-    """Search one model's hyper-parameters (and families) on one branch, refit, score on test."""
+    """Search one model's hyper-parameters (and families) on one branch, refit, score on test.
+
+    Parameters
+    ----------
+    name : str
+        Zoo key.
+    branch : str
+        ``scaled`` or ``pca``.
+    X : pandas.DataFrame
+        A clip table or a window table.
+    labels : pandas.DataFrame
+        Tracks with ``genre``, ``split`` and ``artist_id``.
+    config : TrainingConfig, default TrainingConfig()
+        Search and samples.
+
+    Returns
+    -------
+    TrainedModel
+    """
     return train_branch([name], branch, training_data(X, labels, config))[0]
 
 
@@ -388,8 +689,23 @@ def _evaluate(name: str, branch: str, estimator, data: _Data, cv_scores: np.ndar
 
 
 def test_scores(estimator, data: _Data) -> dict:
-    """Held-out scores of a fitted model, per track: accuracy, balanced accuracy, macro-F1,
-    majority baseline, calibration (ECE, Brier, log-loss), per-genre table, confusion matrix."""
+    """Held-out scores of a fitted model, per track.
+
+    Accuracy, balanced accuracy, macro-F1, majority baseline, calibration (ECE, Brier,
+    log-loss), per-genre table, confusion matrix.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted classifier with ``predict_proba``.
+    data : _Data
+        The training problem (its test rows and fit labels).
+
+    Returns
+    -------
+    dict
+        ``test`` (dict of scores), ``per_class`` and ``confusion`` (DataFrames).
+    """
     y_train = data.labels.loc[data.fit_ids, "genre"]
     y_test = data.labels.loc[data.test_ids, "genre"]
     classes = sorted(data.labels["genre"].unique())
@@ -410,6 +726,20 @@ def train_ensemble(members: list[TrainedModel], data: _Data, report: Reporter | 
 
     Cross-validated on the tuning folds with fresh members; the final ensemble votes with
     the members already fitted on the fit rows (``FrozenEstimator``: no second refit).
+
+    Parameters
+    ----------
+    members : list of TrainedModel
+        The tuned, fitted members.
+    data : _Data
+        The training problem.
+    report : Reporter or None, default None
+        Receives one line with the ensemble's CV score.
+
+    Returns
+    -------
+    TrainedModel
+        Model ``soft_voting`` on branch ``mixed``; ``extra['unfitted']`` holds the fresh ensemble.
     """
     started = time.perf_counter()
     config = data.config
@@ -438,6 +768,24 @@ def train_all(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = Tr
 
     ``progress`` receives one line per step (families chosen, each model done with its
     scores, elapsed time and an estimate of what is left).
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        A clip table or a window table.
+    labels : pandas.DataFrame
+        Tracks with ``genre``, ``split`` and ``artist_id``.
+    config : TrainingConfig, default TrainingConfig()
+        Models, branches, search and samples.
+    progress : Progress or None, default None
+        Receives the progress lines.
+    what : str, default 'training'
+        Prefix of the progress lines.
+
+    Returns
+    -------
+    list of TrainedModel
+        Branch by branch, then the ensemble when ``ensemble_size`` allows one.
     """
     data = training_data(X, labels, config)
     X, labels = data.X, data.labels
@@ -475,6 +823,23 @@ def calibrate(trained: TrainedModel, X: pd.DataFrame, labels: pd.DataFrame, conf
     a user sees mean what they say (class-balanced models included, which per-class sigmoid
     or isotonic calibration would pull back towards the majority genres). The calibration
     scores before and after are kept in ``extra['uncalibrated']``.
+
+    Parameters
+    ----------
+    trained : TrainedModel
+        The model to calibrate (e.g. the champion).
+    X : pandas.DataFrame
+        A clip table or a window table, as given to training.
+    labels : pandas.DataFrame
+        Tracks with ``genre``, ``split`` and ``artist_id``.
+    config : TrainingConfig, default TrainingConfig()
+        Supplies ``calibration_folds`` (0 returns ``trained`` unchanged) and the seed.
+    progress : Progress or None, default None
+        Receives one line with the calibration error before and after.
+
+    Returns
+    -------
+    TrainedModel
     """
     if not config.calibration_folds:
         return trained
@@ -500,18 +865,51 @@ def calibrate(trained: TrainedModel, X: pd.DataFrame, labels: pd.DataFrame, conf
 
 
 def champion(models: list[TrainedModel]) -> TrainedModel:
-    """The best model by cross-validated macro-F1 on training data (never by test scores)."""
+    """The best model by cross-validated macro-F1 on training data (never by test scores).
+
+    Parameters
+    ----------
+    models : list of TrainedModel
+        At least one.
+
+    Returns
+    -------
+    TrainedModel
+    """
     return max(models, key=lambda m: m.cv_macro_f1)
 
 
 def comparison_table(models: list[TrainedModel]) -> pd.DataFrame:
-    """One row per model and branch, best cross-validated macro-F1 first."""
+    """One row per model and branch, best cross-validated macro-F1 first.
+
+    Parameters
+    ----------
+    models : list of TrainedModel
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of :meth:`TrainedModel.summary`.
+    """
     table = pd.DataFrame([m.summary() for m in models])
     return table.sort_values("cv_macro_f1", ascending=False, ignore_index=True)
 
 
 def level_comparison(clip: pd.DataFrame, segment: pd.DataFrame) -> pd.DataFrame:
-    """The best row of each :func:`comparison_table` (clip, segment), winner (by CV macro-F1) first."""
+    """The best row of each :func:`comparison_table` (clip, segment), winner (by CV macro-F1) first.
+
+    Parameters
+    ----------
+    clip : pandas.DataFrame
+        The clip-level comparison table.
+    segment : pandas.DataFrame
+        The segment-level comparison table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        At most two rows, with a ``level`` column; columns missing from an older table are left out.
+    """
     columns = ["level", "model", "branch", "families", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1",
                "majority_baseline", "n_test"]
     rows = [table.sort_values("cv_macro_f1", ascending=False).iloc[0].to_dict() | {"level": level}
