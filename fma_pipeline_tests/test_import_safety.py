@@ -8,7 +8,7 @@ import pandas as pd
 import soundfile as sf
 
 from fma_pipeline.core.importer import MANIFEST, content_hash, import_collection, normalise
-from fma_pipeline.core.metadata import read_tracks
+from fma_pipeline.core.metadata import check_genre_ids, read_genres, read_tracks
 
 SR = 22_050
 
@@ -44,6 +44,7 @@ def test_genre_names_in_other_scripts_stay_distinct(tmp_path):
     genres = read_tracks(tmp_path / "data" / "fma_metadata" / "tracks.csv")[("track", "genre_top")]
     assert genres.nunique() == 4
     assert normalise("Русский рок") == "русскийрок" and normalise("Hip-Hop") == normalise("hip hop") == "hiphop"
+    assert normalise("रॉक") != normalise("रक")  # a vowel sign is a combining mark, not punctuation
 
 
 def test_a_label_without_letters_is_skipped_with_its_reason(tmp_path):
@@ -75,3 +76,46 @@ def test_a_manifest_of_an_earlier_version_is_still_honoured(tmp_path):
     pd.read_csv(path)[["source", "track_id"]].to_csv(path, index=False)  # as earlier versions wrote it
     again = import_collection(tmp_path / "S1", data)
     assert (again.imported, again.already) == (0, 1)
+
+
+def _as_earlier_version(data) -> None:
+    """Rewrite the manifest as earlier versions wrote it: ``source,track_id``, keyed by path."""
+    path = data / "fma_metadata" / MANIFEST
+    pd.read_csv(path)[["source", "track_id"]].to_csv(path, index=False)
+
+
+def test_an_earlier_manifest_does_not_block_a_second_collection_at_the_same_paths(tmp_path):
+    _clip(tmp_path / "S1" / "rock" / "my song.wav", 1)
+    _clip(tmp_path / "S2" / "rock" / "my song.wav", 2)
+    data = tmp_path / "data"
+    import_collection(tmp_path / "S1", data)
+    _as_earlier_version(data)
+    second = import_collection(tmp_path / "S2", data)  # the WAV copy's bytes identify S1's row
+    assert (second.imported, second.already) == (1, 0)
+    assert pd.read_csv(data / "fma_metadata" / MANIFEST)["sha1"].notna().all()  # the old row got its hash
+    again = import_collection(tmp_path / "S1", data)
+    assert (again.imported, again.already) == (0, 1)
+
+
+def test_an_earlier_manifest_of_converted_copies_still_matches_by_path(tmp_path):
+    _clip(tmp_path / "S1" / "rock" / "a.wav", 1)
+    data = tmp_path / "data"
+    import_collection(tmp_path / "S1", data, to_mp3=True)
+    _as_earlier_version(data)
+    _clip(tmp_path / "S1" / "jazz" / "b.wav", 2)  # a new file makes this run rewrite the manifest
+    first = import_collection(tmp_path / "S1", data, to_mp3=True)
+    assert (first.imported, first.already) == (1, 1)  # the MP3 copy has other bytes: a.wav is known by its path
+    second = import_collection(tmp_path / "S1", data, to_mp3=True)
+    assert (second.imported, second.already) == (0, 2)  # and still is once the manifest was rewritten
+
+
+def test_a_label_matching_a_sub_genre_keeps_it_as_its_class_with_the_root_in_genres_all(tmp_path):
+    _clip(tmp_path / "src" / "metal" / "a.wav", 1)
+    report = import_collection(tmp_path / "src", tmp_path / "data")
+    assert report.genres == {"metal": "Metal"}
+    meta = tmp_path / "data" / "fma_metadata"
+    tracks = read_tracks(meta / "tracks.csv")
+    row = tracks.iloc[0]
+    assert row[("track", "genre_top")] == "Metal" and row[("track", "genres")] == [31]
+    assert sorted(row[("track", "genres_all")]) == [12, 31]
+    check_genre_ids(tracks, read_genres(meta / "genres.csv"), meta / "tracks.csv")  # what materialise checks

@@ -10,10 +10,13 @@ Each new file gets the next free track id, is copied (or converted to MP3) to
 neither in ``tracks.csv`` nor the name of any audio file already under the data root's
 ``fma_*`` folders (a root with audio but no ``tracks.csv`` keeps its files), and an
 existing file is never overwritten. Genre names are matched to FMA's titles ignoring
-case, width and punctuation (Unicode NFKC and case folding; letters and digits of every
-script are kept, so ``hiphop`` → Hip-Hop, ``rnb`` → no match, and ロック, ジャズ and
-Русский рок stay three genres);
-a match takes FMA's title and id, an unmatched name becomes a new top-level genre
+case, width and punctuation (Unicode NFKC and case folding; the letters, digits and
+combining marks of every script are kept, so ``hiphop`` → Hip-Hop, ``rnb`` → no match, and
+ロック, ジャズ and Русский рок stay three genres); a file whose label keeps nothing (``---``)
+is skipped with that reason rather than merged into a nameless genre;
+a match takes FMA's title and id (a sub-genre match stays the track's class: ``metal`` →
+``genre_top`` Metal, with Rock among its ``genres_all``, because a collection's labels are
+the classes its user wants told apart), an unmatched name becomes a new top-level genre
 (ids from 100000 up) added to ``genres.csv``. FMA's full genre table is used when the
 data root has ``fma_metadata/genres.csv`` (e.g. after ``fma-pipeline download
 --metadata-only``); otherwise FMA's 16 top-level genres and the sample's sub-genres.
@@ -22,9 +25,14 @@ Re-running imports only files not seen before: the manifest ``fma_metadata/impor
 keys each imported file by the SHA-1 of its bytes (with its source folder and relative
 path for people), so a second collection whose files share relative paths with the first
 is imported, and the same bytes are never imported twice (a duplicate track could sit on
-both sides of the train/test split). Rows of an earlier version's manifest (no ``sha1``)
-get the hash of their imported copy where it is still there, and are also matched by
-relative path, as that version did (a copy converted to MP3 no longer has its source's bytes).
+both sides of the train/test split). An earlier version's manifest (columns ``source,
+track_id`` only, keyed by relative path) is read, not rejected: each of its rows is hashed
+from its imported copy. A copy that is not an MP3 is a byte copy of its source, so that
+hash stands for the row and is written back on the next import. A copy that is an MP3 may
+have been converted (``--to-mp3``) and no longer holds its source's bytes, and a row whose
+copy is gone has no hash at all: those rows also keep matching by relative path, as that
+version did, so re-running the old collection imports nothing twice. The price, for those
+rows only: another collection's file at the same relative path counts as already imported.
 
 Nothing is written outside the data root: targets are built from track ids only,
 and source symlinks that loop or point at non-files are reported, not followed.
@@ -71,10 +79,11 @@ def normalise(name: str) -> str:
     -------
     str
         The NFKC-normalised, case-folded letters and digits: ``'Hip-Hop' -> 'hiphop'``,
-        ``'Русский рок' -> 'русскийрок'``; ``''`` when it holds none.
+        ``'Русский рок' -> 'русскийрок'``; ``''`` when it holds none. Combining marks are
+        kept too: in scripts such as Devanagari or Thai they are vowels (रॉक is not रक).
     """
     folded = unicodedata.normalize("NFKC", name).casefold()
-    return "".join(c for c in folded if unicodedata.category(c)[0] in "LN")
+    return "".join(c for c in folded if unicodedata.category(c)[0] in "LMN")
 
 
 def content_hash(path: Path) -> str:
@@ -89,23 +98,38 @@ def _ids_on_disk(data_dir: Path) -> set[int]:
             if path.suffix.lower() in AUDIO_EXTENSIONS and (tid := track_id_from_path(path)) is not None}
 
 
-def _read_manifest(path: Path, audio_dir: Path) -> tuple[pd.DataFrame, set[str]]:
-    """The manifest (rows of earlier versions hashed from their imported copy where it is
-    there) and the relative paths of those earlier rows."""
+def _read_manifest(path: Path, audio_dir: Path) -> tuple[pd.DataFrame, set[str], set[str]]:
+    """The manifest, the content hashes already imported, and the relative paths that still
+    count as imported (rows of an earlier version whose source bytes are unknown).
+
+    Rows without ``sha1`` (an earlier version's manifest) are hashed from their imported
+    copy. Only a copy that is not an MP3 is certainly a byte copy: its hash is stored in the
+    row. An MP3 copy's hash is only added to the hashes seen (it may be a conversion), and
+    that row, like one whose copy is gone, keeps matching by relative path.
+    """
     columns = {"sha1": str, "collection": str, "source": str, "track_id": np.int64}
     if not path.is_file():
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()}), set()
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()}), set(), set()
     manifest = pd.read_csv(path, dtype={"source": str, "sha1": str, "collection": str})
     for column in ("sha1", "collection"):
         if column not in manifest:
             manifest[column] = None
-    legacy = manifest["sha1"].isna()
-    for i in manifest.index[legacy]:
-        copies = [p for p in audio_path(audio_dir, int(manifest.at[i, "track_id"])).parent.glob(
-            f"{int(manifest.at[i, 'track_id']):06d}.*") if p.is_file()]
-        if copies:
-            manifest.at[i, "sha1"] = content_hash(copies[0])
-    return manifest[list(columns)], set(manifest.loc[legacy, "source"])
+    manifest = manifest[list(columns)].astype({"sha1": object, "collection": object})
+    seen, by_path = set(manifest["sha1"].dropna()), set()
+    for i in manifest.index[manifest["sha1"].isna()]:
+        track_id = int(manifest.at[i, "track_id"])
+        copies = sorted(p for p in audio_path(audio_dir, track_id).parent.glob(f"{track_id:06d}.*") if p.is_file())
+        try:
+            digest = content_hash(copies[0]) if copies else None
+        except OSError:
+            digest = None
+        if digest is not None:
+            seen.add(digest)
+        if digest is not None and copies[0].suffix.lower() != ".mp3":
+            manifest.at[i, "sha1"] = digest
+        else:
+            by_path.add(str(manifest.at[i, "source"]))
+    return manifest, seen, by_path
 
 
 def _label(path: Path, src: Path, layout: str) -> str | None:
@@ -144,7 +168,13 @@ def _source_files(src: Path, report: ImportReport) -> list[Path]:
 
 def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", *,
                       to_mp3: bool = False, progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Import ``src`` into the data root; see the module docstring."""
+    """Import ``src`` into the data root; see the module docstring.
+
+    Files whose bytes are already in the manifest count as ``already``; a new file takes
+    the lowest id above every id in ``tracks.csv`` and every audio file on disk, and never
+    replaces a file. Unreadable files and labels with no letters or digits are reported in
+    ``skipped``; the metadata and manifest are written once, at the end.
+    """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
     src, data_dir = Path(src).resolve(), Path(data_dir).resolve()
@@ -157,8 +187,7 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
     subset = audio_dir.name.removeprefix("fma_").replace("full", "large")
     tracks = read_tracks(meta_dir / "tracks.csv") if (meta_dir / "tracks.csv").is_file() else None
     manifest_path = meta_dir / MANIFEST
-    manifest, unhashed = _read_manifest(manifest_path, audio_dir)  # unhashed: earlier versions' rows, by path
-    seen = set(manifest["sha1"].dropna())
+    manifest, seen, by_path = _read_manifest(manifest_path, audio_dir)
     genres = _genre_table(meta_dir)
     by_key = {normalise(t): int(i) for i, t in genres["title"].items()}
     report = ImportReport()
@@ -172,7 +201,7 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
         except OSError as exc:
             report.skipped.append((key, f"cannot read: {exc.strerror or exc}"))
             continue
-        if digest in seen or key in unhashed:
+        if digest in seen or key in by_path:
             report.already += 1
             continue
         label = _label(path, src, layout)
@@ -199,6 +228,8 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
             report.skipped.append((key, f"cannot import: {str(exc).splitlines()[0][:160]}"))
             continue
         ancestors = read_path_to_root(genres, gid)
+        # the label's own genre is the class, even an FMA sub-genre (GTZAN's metal stays Metal, not
+        # Rock: a collection's labels are what its user wants to tell apart); genres_all holds the root
         rows.append({"track_id": next_id, "genre_top": title, "genres": [gid],
                      "genres_all": sorted(ancestors), "title": path.stem, "subset": subset})
         new_manifest.append({"sha1": digest, "collection": str(src), "source": key, "track_id": next_id})
