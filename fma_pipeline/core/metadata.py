@@ -5,28 +5,48 @@ holding only ``track_id``; it is read with ``header=[0, 1], index_col=0``. Sever
 columns hold Python list literals (``('track', 'genres')`` is ``"[21, 811]"``), parsed
 here with :func:`ast.literal_eval` (never ``eval``).
 
-Malformed input stops with a :class:`MetadataError` that names the file, the line (1-based,
-as an editor shows it; a record whose quoted text spans lines is named by its first line),
-the row (the track or genre id) and the column, in one line. Before pandas parses a file,
-one pass of the ``csv`` module checks that every record has as many fields as the header
-(a file cut mid-row, a short row, a row with extra fields) and maps records to lines; a
-byte that is not UTF-8 is reported with its line and byte offset. Values are checked
-where pandas would accept them silently: a track id must be a whole number (``7.9`` is
-not 7), ``artist.id`` a whole number or empty, ``genre_top`` a genre title of ``genres.csv``
-(:func:`check_genre_ids`), and each genre's ``top_level`` the root
-of its ``parent`` chain.
+Malformed input stops with a :class:`MetadataError` whose message is one line naming the
+file, the row and the column, e.g. ``…/tracks.csv, line 7, row track_id 5, column
+('track', 'genres'): not a list literal``. Rows are named two ways:
+
+- ``line N`` is the row number: the 1-based line of the file, as an editor shows it,
+  header lines included (tracks.csv's first track is on line 4, genres.csv's first genre
+  on line 2). A record whose quoted text spans lines is named by its first line.
+- ``row track_id 5`` / ``row genre_id 25`` is the row's id, when the id itself is valid.
+
+Columns are named as the header names them (``('track', 'genres')`` in tracks.csv,
+``top_level`` in genres.csv), or by their 1-based field number when the header has no name
+for them (``column 54`` for an extra field).
+
+Before pandas parses a file, one pass of the ``csv`` module checks that every record has
+as many fields as the header (a file cut mid-row, a short row, a row with extra fields)
+and maps records to lines; a byte that is not UTF-8 is reported with its line, its
+column and its byte offset in the line. Values are checked where pandas would accept
+them silently: a track id must be a whole number from 0 to 2**63 - 1 (``7.9`` is not 7,
+``1e30`` does not wrap round), ``artist.id`` a non-negative whole number or empty (the
+track selection gives artist-less tracks negative placeholder ids), ``genre_top`` a
+genre title of ``genres.csv`` (:func:`check_genre_ids`, so that the later sub-genre
+step never meets a genre it cannot map to an id), a genre id a whole number from 1
+(``parent`` 0 marks a root), and each genre's ``top_level`` the root of its ``parent``
+chain, which must not loop.
 
 Tolerances, by decision: extra *columns* (named in the header) are kept and ignored; an
 empty ``genre_top`` is normal (FMA leaves it empty when a track's genres span several
-roots). Only an empty cell is missing: free text such as a title ``NA``, ``null`` or
+roots); an id written ``7.0`` is the whole number 7 (pandas has already read it as a
+number). Only an empty cell is missing: free text such as a title ``NA``, ``null`` or
 ``007`` reads back as that text (pandas' defaults would make it NaN or the number 7).
+A file cut exactly at the end of a record, or inside the last, unquoted field of the
+last record, cannot be told from a complete one and is read as it is.
 """
 
 from __future__ import annotations
 
 import ast
 import csv
-from dataclasses import dataclass
+import io
+import re
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +111,112 @@ def plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
+#: Ids are int64: a larger number would wrap round (1e30 read as -9223372036854775808).
+_ID_LIMIT = 2.0 ** 63
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, decoded with surrogateescape
+
+
+def _bad_ids(values: pd.Series) -> pd.Series:
+    """True where a numeric value is no id: missing, infinite, negative, fractional or too large."""
+    numbers = values.astype(float)
+    return ~np.isfinite(numbers) | (numbers < 0) | (numbers != np.floor(numbers)) | (numbers >= _ID_LIMIT)
+
+
+@dataclass
+class _Scan:
+    """What one ``csv`` pass learns about a file: header records and each data record's line."""
+
+    lines: np.ndarray
+    headers: list[list[str]] = field(default_factory=list)
+    last_fields: int = 0  # fields of the last record (the one an unterminated quote swallows)
+    last_line: int | None = None
+
+    def column(self, index: int) -> object:
+        """Header name of field ``index`` (0-based): ``('track', 'genres')``, ``'top_level'``, or its number."""
+        parts = tuple(h[index] for h in self.headers if index < len(h) and h[index])
+        return parts if len(parts) > 1 else parts[0] if parts else index + 1
+
+
+def _scan(path: Path, header_rows: int) -> _Scan:
+    """Check every record's field count and map data records to lines (see :func:`record_lines`)."""
+    lines: list[int] = []
+    headers: list[list[str]] = []
+    expected = None
+    record: list[str] = []
+    first = 1
+    limit = csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long artist bio is no error
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            try:
+                for record in reader:
+                    if record:
+                        if len(headers) < header_rows:
+                            headers.append(record)
+                        if expected is None:
+                            expected = len(record)
+                        elif len(record) != expected:
+                            scan = _Scan(np.empty(0, dtype=np.int64), headers)
+                            if len(record) < expected:
+                                hint = (" (the file ends here: cut short?)" if handle.read(1) == ""
+                                        else " (a short row)")
+                                raise MetadataError(path, f"{len(record)} fields where the header has {expected}; "
+                                                          f"the row stops before this column{hint}",
+                                                    line=first, column=scan.column(len(record)))
+                            raise MetadataError(path, f"{len(record)} fields where the header has {expected} "
+                                                      "(extra fields)", line=first, column=expected + 1)
+                        lines.append(first)
+                    first = reader.line_num + 1
+            except csv.Error as exc:
+                raise MetadataError(path, f"not readable as CSV: {exc}", line=first) from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path, header_rows) from None
+    finally:
+        csv.field_size_limit(limit)
+    return _Scan(np.asarray(lines[header_rows:], dtype=np.int64), headers, len(record),
+                 lines[-1] if lines else None)
+
+
+def _not_utf8(path: Path, header_rows: int) -> MetadataError:
+    """The error for a file that is not UTF-8: the first bad byte's line, column and offset."""
+    raw = Path(path).read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = exc.start
+    else:  # pragma: no cover - the scan failed on the same bytes
+        return MetadataError(path, "not UTF-8 text (save the file as UTF-8)")
+    line = raw.count(b"\n", 0, start) + 1
+    offset = start - (raw.rfind(b"\n", 0, start) + 1)
+    # Which field holds the byte: read the records again, bytes kept as surrogates (error path only).
+    text = raw.decode("utf-8", errors="surrogateescape")
+    headers: list[list[str]] = []
+    column: object = None
+    limit = csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        for record in csv.reader(io.StringIO(text, newline="")):
+            hit = next((i for i, value in enumerate(record) if _NOT_UTF8.search(value)), None)
+            if hit is not None:
+                column = _Scan(np.empty(0, dtype=np.int64), headers).column(hit)
+                break
+            if record and len(headers) < header_rows:
+                headers.append(record)
+    except csv.Error:
+        pass
+    finally:
+        csv.field_size_limit(limit)
+    return MetadataError(path, f"byte 0x{raw[start]:02x} at byte {offset + 1} of the line is not UTF-8 "
+                               "(save the file as UTF-8)", line=line, column=column)
+
+
+def _parser_error(path: Path, exc: Exception, scan: _Scan, what: str) -> MetadataError:
+    """A pandas parse failure as a :class:`MetadataError`, naming the line where it can be placed."""
+    if "EOF inside string" in str(exc) and scan.last_line is not None:
+        return MetadataError(path, "the file ends inside a quoted field that starts in this row (cut short?)",
+                             line=scan.last_line, column=scan.column(max(scan.last_fields - 1, 0)))
+    return MetadataError(path, f"cannot parse as {what}: {' '.join(str(exc).split())}")
+
+
 def record_lines(path: Path, header_rows: int) -> np.ndarray:
     """The first line of each data record, after checking every record's field count.
 
@@ -109,38 +235,12 @@ def record_lines(path: Path, header_rows: int) -> np.ndarray:
     Raises
     ------
     MetadataError
-        A record with fewer or more fields than the header (naming its line, and whether
-        the file looks cut short), or a byte that is not UTF-8 (naming its line and offset).
+        A record with fewer or more fields than the header (naming its line, the first
+        missing column or the first extra field's number, and whether the file looks cut
+        short), a record the ``csv`` module cannot read, or a byte that is not UTF-8
+        (naming its line, column and byte offset in the line).
     """
-    lines: list[int] = []
-    expected = None
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
-            first = 1
-            for record in reader:
-                if record:
-                    if expected is None:
-                        expected = len(record)
-                    elif len(record) != expected:
-                        last = handle.read(1) == ""
-                        hint = (" (the file ends here: cut short?)" if last and len(record) < expected
-                                else " (a short row)" if len(record) < expected else " (extra fields)")
-                        raise MetadataError(path, f"{len(record)} fields where the header has {expected}{hint}",
-                                            line=first)
-                    lines.append(first)
-                first = reader.line_num + 1
-    except UnicodeDecodeError:
-        raw = Path(path).read_bytes()
-        try:
-            raw.decode("utf-8")
-            raise
-        except UnicodeDecodeError as exc:
-            line = raw.count(b"\n", 0, exc.start) + 1
-            offset = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)
-            raise MetadataError(path, f"byte 0x{raw[exc.start]:02x} at byte {offset + 1} of the line is not UTF-8 "
-                                      "(save the file as UTF-8)", line=line) from None
-    return np.asarray(lines[header_rows:], dtype=np.int64)
+    return _scan(Path(path), header_rows).lines
 
 
 @dataclass(frozen=True)
@@ -170,8 +270,8 @@ class GenreTree:
         path = [genre_id]
         while (parent := self.parent(path[-1])) != 0:
             if parent in path or parent not in self.table.index:
-                raise MetadataError("genres.csv", f"broken parent chain from genre {genre_id}",
-                                    row=f"genre_id {path[-1]}", column="parent")
+                raise MetadataError("genres.csv", f"broken parent chain from genre {plain(genre_id)}",
+                                    row=f"genre_id {plain(path[-1])}", column="parent")
             path.append(parent)
         return path
 
@@ -179,22 +279,32 @@ class GenreTree:
 def read_genres(path: Path | str) -> GenreTree:
     """Read and validate ``genres.csv`` (``genre_id,#tracks,parent,title,top_level``)."""
     path = Path(path)
-    lines = record_lines(path, 1)
+    scan = _scan(path, 1)
+    lines = scan.lines
     try:
         table = pd.read_csv(path, index_col=0, encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise MetadataError(path, f"cannot parse as UTF-8 CSV: {exc}") from exc
-    line_of = dict(zip(table.index, lines)) if len(lines) == len(table) else {}
+        raise _parser_error(path, exc, scan, "UTF-8 CSV") from exc
+    if len(lines) != len(table):  # pandas and csv disagree on records: name lines by position only
+        lines = np.arange(2, 2 + len(table))
     if table.index.name != "genre_id":
         raise MetadataError(path, f"first column must be genre_id, found {table.index.name!r}",
-                            row=1, column=table.index.name)
+                            line=1, column=1)
     for column in GENRES_COLUMNS:
         if column not in table.columns:
-            raise MetadataError(path, "required column is missing", row=1, column=column)
+            raise MetadataError(path, "required column is missing", line=1, column=column)
+    ids = pd.to_numeric(pd.Series(table.index), errors="coerce")
+    bad = _bad_ids(ids) | (ids == 0)  # parent 0 means "a root": no genre can be 0
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise MetadataError(path, f"genre id {plain(table.index[pos])!r} is not a whole number from 1 to 2**63 - 1",
+                            column="genre_id", line=int(lines[pos]))
+    table.index = pd.Index(ids.astype(np.int64).to_numpy(), name="genre_id")
     if table.index.has_duplicates:
         pos = int(np.flatnonzero(table.index.duplicated())[0])
         raise MetadataError(path, "duplicate genre id", row=f"genre_id {plain(table.index[pos])}", column="genre_id",
-                            line=int(lines[pos]) if len(lines) == len(table) else None)
+                            line=int(lines[pos]))
+    line_of = dict(zip(table.index.tolist(), lines.tolist()))
     for column in ("parent", "top_level"):
         values = pd.to_numeric(table[column], errors="coerce")
         bad = values.isna() | ~(values.isin(table.index) | (values == 0) if column == "parent"
@@ -204,13 +314,22 @@ def read_genres(path: Path | str) -> GenreTree:
             raise MetadataError(path, f"{plain(table.at[gid, column])!r} is not a known genre id",
                                 row=f"genre_id {plain(gid)}", column=column, line=line_of.get(gid))
         table[column] = values.astype(int)
+    parents = {int(g): int(v) for g, v in table["parent"].items()}  # every parent is a known id or 0 by now
+    for gid, top in table["top_level"].items():  # top_level must be where the parent chain ends
+        chain = [int(gid)]
+        while (parent := parents[chain[-1]]) != 0:
+            if parent in chain:
+                # Worded like GenreTree.path_to_root's error; the line goes in the text, after the row.
+                at = f" (line {line_of[gid]})" if gid in line_of else ""
+                loop = " -> ".join(str(g) for g in chain[chain.index(parent):] + [parent])
+                raise MetadataError(path, f"broken parent chain from genre {chain[0]}{at}: {loop} is a cycle",
+                                    row=f"genre_id {chain[0]}", column="parent")
+            chain.append(parent)
+        if chain[-1] != top:
+            raise MetadataError(path, f"top_level {plain(top)} contradicts the parent chain, "
+                                      f"which ends at genre {chain[-1]}", row=f"genre_id {plain(gid)}",
+                                column="top_level", line=line_of.get(gid))
     tree = GenreTree(table)
-    for gid in table.index:  # top_level must be where the parent chain ends
-        root = tree.path_to_root(gid)[-1]
-        if root != table.at[gid, "top_level"]:
-            raise MetadataError(path, f"top_level {plain(table.at[gid, 'top_level'])} contradicts the parent chain, "
-                                      f"which ends at genre {root}", row=f"genre_id {plain(gid)}", column="top_level",
-                                line=line_of.get(gid))
     return tree
 
 
@@ -238,26 +357,30 @@ def read_tracks(path: Path | str) -> pd.DataFrame:
     ``('set', 'split')`` as a categorical.
     """
     path = Path(path)
-    lines = record_lines(path, 3)
+    scan = _scan(path, 3)
+    lines = scan.lines
     try:
         tracks = pd.read_csv(path, index_col=0, header=[0, 1], encoding="utf-8", low_memory=False,
                              dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, IndexError) as exc:
-        raise MetadataError(path, f"cannot parse as FMA tracks.csv: {exc}") from exc
+        raise _parser_error(path, exc, scan, "FMA tracks.csv") from exc
     if len(lines) != len(tracks):  # pandas and csv disagree on records: name lines by position only
         lines = np.arange(4, 4 + len(tracks))
     if tracks.index.name != "track_id":
         raise MetadataError(path, "third header row must hold 'track_id' in its first cell",
-                            row=3, column=1)
+                            line=3, column=1)
     missing = [c for c in REQUIRED_COLUMNS if c not in tracks.columns]
     if missing:
-        raise MetadataError(path, "required column is missing (header rows 1-2)", row="1-2",
+        raise MetadataError(path, "required column is missing (header lines 1-2)", line=1,
                             column=missing[0])
     ids = pd.to_numeric(pd.Series(tracks.index), errors="coerce")
-    bad = ids.isna() | (ids < 0) | (ids != np.floor(ids))  # 7.9 is no track id (not 7)
+    bad = _bad_ids(ids)  # 7.9 is no track id (not 7); 1e30 would wrap round
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
-        raise MetadataError(path, f"track id {plain(tracks.index[pos])!r} is not a non-negative whole number",
+        value = tracks.index[pos]
+        shown = ("the track id is empty (ids are whole numbers from 0 to 2**63 - 1)" if pd.isna(value)
+                 else f"track id {plain(value)!r} is not a whole number from 0 to 2**63 - 1")
+        raise MetadataError(path, shown,
                             column="track_id", line=int(lines[pos]))
     tracks.index = pd.Index(ids.astype(np.int64).to_numpy(), name="track_id")
     if tracks.index.has_duplicates:
@@ -268,8 +391,19 @@ def read_tracks(path: Path | str) -> pd.DataFrame:
     line_of = dict(zip(tracks.index, lines.tolist()))
     for column in LIST_COLUMNS:
         if column in tracks.columns:
-            tracks[column] = [_parse_list(v, path, tid, column, line_of[tid])
-                              for tid, v in zip(tracks.index, tracks[column])]
+            # Each distinct literal is parsed once ('[]' and common genre lists repeat thousands
+            # of times); every row gets its own copy. An error names the first row holding it.
+            parsed: dict[str, list] = {}
+            cells = []
+            for tid, v in zip(tracks.index, tracks[column]):
+                if isinstance(v, str):
+                    known = parsed.get(v)
+                    if known is None:
+                        known = parsed[v] = _parse_list(v, path, tid, column, line_of[tid])
+                    cells.append(list(known))
+                else:
+                    cells.append(_parse_list(v, path, tid, column, line_of[tid]))
+            tracks[column] = cells
     for column, allowed in ((("set", "subset"), ("small", "medium", "large")),
                             (("set", "split"), SPLITS)):
         bad = ~tracks[column].isin(allowed) & tracks[column].notna()
@@ -278,11 +412,12 @@ def read_tracks(path: Path | str) -> pd.DataFrame:
             raise MetadataError(path, f"{plain(tracks.at[tid, column])!r} is not one of {allowed}",
                                 row=f"track_id {tid}", column=column, line=line_of[tid])
     artist = pd.to_numeric(tracks[("artist", "id")], errors="coerce")
-    bad = (artist.isna() & tracks[("artist", "id")].notna()) | (artist != np.floor(artist)) & artist.notna()
+    bad = tracks[("artist", "id")].notna() & _bad_ids(artist)  # an empty cell is an unknown artist
     if bad.any():
         tid = int(tracks.index[bad.to_numpy()][0])
-        raise MetadataError(path, f"artist id {plain(tracks.at[tid, ('artist', 'id')])!r} is not a whole number",
-                            row=f"track_id {tid}", column=("artist", "id"), line=line_of[tid])
+        raise MetadataError(path, f"artist id {plain(tracks.at[tid, ('artist', 'id')])!r} is not a whole number "
+                                  "from 0 to 2**63 - 1", row=f"track_id {tid}", column=("artist", "id"),
+                            line=line_of[tid])
     tracks[("artist", "id")] = artist.astype("Int64")
     tracks.attrs["lines"] = line_of  # for later checks' messages (check_genre_ids)
     tracks[("set", "subset")] = pd.Categorical(tracks[("set", "subset")],
