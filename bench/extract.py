@@ -12,7 +12,7 @@ Default mode, on the same clips in one run:
 ``--incremental``: a 100-clip folder extracted once, then the time to re-materialise it
 unchanged and with one new clip.
 
-Clips: generated 44.1 kHz stereo MP3s (``fma_pipeline.core.synth`` when it exists,
+Clips: generated 44.1 kHz stereo MP3s (``fma_pipeline.core.sample.engine`` when it exists,
 else tones + a beat + noise), or the audio files of ``--audio DIR``. Prints PASS/MISS
 beside each target and always exits 0.
 """
@@ -86,11 +86,12 @@ def _render(args: tuple[int, int, float, str]) -> str:
     index, seed, seconds, path = args
     rng = np.random.default_rng([seed, index])
     sr = 44_100
-    if importlib.util.find_spec("fma_pipeline.core.synth") is not None:
-        from fma_pipeline.core import synth
+    if importlib.util.find_spec("fma_pipeline.core.sample.engine") is not None:
+        from fma_pipeline.core.sample.engine import render_clip
+        from fma_pipeline.core.sample.styles import STYLES
 
-        genres = list(synth.STYLES)
-        clip = synth.render_clip(genres[index % len(genres)], rng, sr=sr, seconds=seconds)
+        genres = list(STYLES)
+        clip = render_clip(genres[index % len(genres)], rng, sr=sr, seconds=seconds)
     else:
         clip = _fallback_clip(rng, sr, seconds)
     sf.write(path, clip, sr, format="MP3", compression_level=0.65, bitrate_mode="CONSTANT")
@@ -98,8 +99,8 @@ def _render(args: tuple[int, int, float, str]) -> str:
 
 
 def generator_name() -> str:
-    if importlib.util.find_spec("fma_pipeline.core.synth") is not None:
-        return "fma_pipeline.core.synth.render_clip"
+    if importlib.util.find_spec("fma_pipeline.core.sample.engine") is not None:
+        return "fma_pipeline.core.sample.engine.render_clip"
     return "built-in tones + beat + noise"
 
 
@@ -213,9 +214,9 @@ def fmt_col(column: tuple[str, str, str]) -> str:
 # ----------------------------------------------------------------------------- modes
 
 def mode_throughput(args, tmp: Path) -> None:
-    from fma_pipeline.core.audio import decode
-    from fma_pipeline.core.extraction import ExtractionSettings, extract_folders
-    from fma_pipeline.core.features import FeatureConfig, extract, feature_columns
+    from fma_pipeline.core.audio.decode import decode
+    from fma_pipeline.core.audio.extraction import ExtractionSettings, extract_folders
+    from fma_pipeline.core.audio.features import FeatureConfig, extract, feature_columns
     from fma_pipeline_tests.reference_features import reference_features
 
     config = FeatureConfig(sr=args.sr)
@@ -334,7 +335,7 @@ def mode_throughput(args, tmp: Path) -> None:
               f"FMA's 30 s clips")
 
     # segment_features come from the same extraction: their cost, side by side, alternating
-    from fma_pipeline.core.learning.segments import SegmentConfig
+    from fma_pipeline.core.audio.windows import SegmentConfig
 
     timings: dict[str, list[float]] = {"windows": [], "clip only": []}
     for _ in range(args.repeats):
@@ -351,9 +352,9 @@ def mode_throughput(args, tmp: Path) -> None:
 
 
 def mode_incremental(args, tmp: Path) -> None:
-    from fma_pipeline.core.audio import decode
-    from fma_pipeline.core.extraction import ExtractionSettings, extract_folder
-    from fma_pipeline.core.features import FeatureConfig, extract
+    from fma_pipeline.core.audio.decode import decode
+    from fma_pipeline.core.audio.extraction import ExtractionSettings, extract_folder
+    from fma_pipeline.core.audio.features import FeatureConfig, extract
 
     config = FeatureConfig(sr=args.sr)
     settings = ExtractionSettings(features=config, numba_cache_dir=tmp / "numba-cache")
@@ -422,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     # environment by extraction.configure_process_env); they are read at process start,
     # so re-run this process under them too: the one-core and workers=1 figures (measured
     # here) then use the same allocator as the pool's workers.
-    from fma_pipeline.core.extraction import _MALLOC_VARS
+    from fma_pipeline.core.audio.extraction import _MALLOC_VARS
 
     if argv is None and any(os.environ.get(k) != v for k, v in _MALLOC_VARS.items()):
         os.environ.update(_MALLOC_VARS)

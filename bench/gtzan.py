@@ -33,14 +33,14 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fma_pipeline.core.audio import decode  # noqa: E402
-from fma_pipeline.core.features import FeatureConfig, flat_feature_names, frame_series, summarise  # noqa: E402
-from fma_pipeline.core.importer import import_collection  # noqa: E402
+from fma_pipeline.core.audio.decode import decode  # noqa: E402
+from fma_pipeline.core.audio.features import FeatureConfig, flat_feature_names, frame_series, summarise  # noqa: E402
+from fma_pipeline.core.fma.importer import import_collection  # noqa: E402
 from fma_pipeline.core.learning.families import FAMILY_SETS  # noqa: E402
 from fma_pipeline.core.learning.models import SEGMENT_FAMILIES  # noqa: E402
-from fma_pipeline.core.learning.segments import SegmentConfig, segment_frame, segment_rows  # noqa: E402
+from fma_pipeline.core.audio.windows import SegmentConfig, segment_frame, segment_rows  # noqa: E402
 from fma_pipeline.core.learning.training import TrainingConfig, train_all  # noqa: E402
-from fma_pipeline.core.metadata import read_tracks  # noqa: E402
+from fma_pipeline.core.fma.metadata import read_tracks  # noqa: E402
 
 
 def load(audio: Path, root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:

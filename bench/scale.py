@@ -52,11 +52,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fma_pipeline.core.extraction import FILE_COLUMNS, empty_errors  # noqa: E402
-from fma_pipeline.core.features import feature_columns  # noqa: E402
-from fma_pipeline.core.fma import NO_AUDIO_CLIPS  # noqa: E402
-from fma_pipeline.core.learning.segments import segment_frame  # noqa: E402
-from fma_pipeline.core.metadata import GenreTree, read_genres, write_genres_csv, write_tracks_csv  # noqa: E402
+from fma_pipeline.core.audio.extraction import FILE_COLUMNS, empty_errors  # noqa: E402
+from fma_pipeline.core.audio.features import feature_columns  # noqa: E402
+from fma_pipeline.core.fma.layout import NO_AUDIO_CLIPS  # noqa: E402
+from fma_pipeline.core.audio.windows import segment_frame  # noqa: E402
+from fma_pipeline.core.fma.metadata import GenreTree, read_genres, write_genres_csv, write_tracks_csv  # noqa: E402
 from fma_pipeline.core.storage import write_parquet  # noqa: E402
 
 SHARED_GENRES_CSV = ROOT.parent / "shared" / "data" / "fma_metadata" / "genres.csv"
@@ -120,10 +120,9 @@ def genre_tree(real: Path | None = SHARED_GENRES_CSV) -> tuple[GenreTree, bool]:
     """FMA's genre table from ``real`` when it exists, else the built-in sample's (16 roots + sub-genres)."""
     if real is not None and Path(real).is_file():
         return read_genres(real), True
-    from fma_pipeline.core.sample import SAMPLE_GENRES
+    from fma_pipeline.core.fma.genres import known_genres
 
-    table = pd.DataFrame(SAMPLE_GENRES, columns=["genre_id", "parent", "title"]).set_index("genre_id")
-    table["top_level"] = [gid if parent == 0 else parent for gid, parent in table["parent"].items()]
+    table = known_genres()
     table["#tracks"] = 100  # equal weights; rewritten with the generated counts
     return GenreTree(table.sort_index()), False
 

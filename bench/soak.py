@@ -75,7 +75,7 @@ def build_root(root: Path, seed: int, tracks_per_genre: int = 3) -> dict[str, tu
     """The sample plus one of each fault per folder; returns {folder/name: (fault, reason fragment)}."""
     import soundfile as sf
 
-    from fma_pipeline.core.sample import SAMPLE_FOLDERS, SampleSpec, generate_sample
+    from fma_pipeline.core.sample.dataset import SAMPLE_FOLDERS, SampleSpec, generate_sample
 
     generate_sample(root, SampleSpec(tracks_per_genre=tracks_per_genre, tracks_per_artist=min(2, tracks_per_genre),
                                      seconds=6, sr=22_050, seed=seed))
@@ -106,7 +106,7 @@ def mutate(root: Path, rng: random.Random, n: int = 3) -> list[str]:
     import soundfile as sf
 
     from fma_pipeline.core.storage import atomic_path, read_parquet
-    from fma_pipeline.core.synth import render_clip
+    from fma_pipeline.core.sample.engine import render_clip
 
     good = [root / "fma_small" / path.stem / name
             for path in sorted((root / "pipeline" / "track_features").glob("[0-9][0-9][0-9].parquet"))
@@ -164,8 +164,8 @@ def unfinished_runs(root: Path) -> dict[str, int]:
 
 def incomplete_folders(root: Path) -> dict[str, str]:
     """Folders whose stored output does not match the audio on disk (missing, stale, short)."""
-    from fma_pipeline.core.extraction import file_digest
-    from fma_pipeline.core.fma import list_audio_files
+    from fma_pipeline.core.audio.extraction import file_digest
+    from fma_pipeline.core.fma.layout import list_audio_files
     from fma_pipeline.core.storage import read_parquet
 
     out = {}

@@ -47,7 +47,7 @@ def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstre
     (with progress on stderr unless ``progress`` is False)."""
     import dagster as dg
 
-    from fma_pipeline.core.fma import FOLDERS
+    from fma_pipeline.core.fma.layout import FOLDERS
     from fma_pipeline.definitions import all_assets, all_checks, resources
     from fma_pipeline.orchestration.assets.features import folder_features
     from fma_pipeline.orchestration.backfill import materialise_features
@@ -132,7 +132,7 @@ def ui_commands(data_dir: Path) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from fma_pipeline.core.sample import SampleSpec, generate_sample, plan_tracks, sample_exists
+    from fma_pipeline.core.sample.dataset import SampleSpec, generate_sample, plan_tracks, sample_exists
 
     data_dir = _data_dir(args)
     if not sample_exists(data_dir):
@@ -164,7 +164,7 @@ def champion_run_url(data_dir: Path, base: str = "http://127.0.0.1:5000") -> str
 
 
 def cmd_materialise(args: argparse.Namespace) -> int:
-    from fma_pipeline.core.fma import FOLDERS
+    from fma_pipeline.core.fma.layout import FOLDERS
 
     data_dir = _data_dir(args)
     partitions = None
@@ -206,7 +206,7 @@ def cmd_mlflow_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from fma_pipeline.core.importer import import_collection
+    from fma_pipeline.core.fma.importer import import_collection
 
     data_dir = _data_dir(args)
     with _progress(None, "importing", args.quiet) as bar:
@@ -258,7 +258,7 @@ def load_model(data_dir: Path, model: str | None, trust: bool = False):
 
 
 def _tag(args: argparse.Namespace, paths: list[Path]):
-    from fma_pipeline.core.tagging import TagSettings, tag_files
+    from fma_pipeline.core.audio.tagging import TagSettings, tag_files
 
     data_dir = _data_dir(args)
     model, metadata = load_model(data_dir, args.model, trust=args.trust_model)
@@ -285,7 +285,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    from fma_pipeline.core.fma import AUDIO_EXTENSIONS
+    from fma_pipeline.core.fma.layout import AUDIO_EXTENSIONS
     from fma_pipeline.core.storage import atomic_path
 
     folder = Path(args.folder)
@@ -310,7 +310,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from fma_pipeline.core.download import DEFAULT_BASE_URL, DownloadError, download_fma, parse_checksums
+    from fma_pipeline.core.fma.download import DEFAULT_BASE_URL, DownloadError, download_fma, parse_checksums
 
     data_dir = _data_dir(args)
     checksums = parse_checksums(Path(args.checksums).read_text()) if args.checksums else None
@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # not minutes of retries
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    from fma_pipeline.core.metadata import MetadataError
+    from fma_pipeline.core.fma.metadata import MetadataError
     from fma_pipeline.core.tracking import TrackingStoreError
 
     try:

@@ -35,7 +35,7 @@ def gtzan_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_sample(tmp_path_factory) -> Path:
     """A generated FMA-format data root, made once per test session (read-only for tests)."""
-    from fma_pipeline.core.sample import SampleSpec, generate_sample
+    from fma_pipeline.core.sample.dataset import SampleSpec, generate_sample
 
     root = tmp_path_factory.mktemp("tiny-sample")
     generate_sample(root, SampleSpec(**TINY))

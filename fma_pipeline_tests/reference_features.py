@@ -8,7 +8,7 @@ features. The statistics are numpy's and scipy.stats' (biased skew, Fisher kurto
 one series at a time; like the project, a constant series has skew and kurtosis 0.
 The MFCC correlations are ``numpy.corrcoef`` of librosa's MFCC series (0 where it is NaN).
 
-It exists to check :mod:`fma_pipeline.core.features` (tests) and to time it against
+It exists to check :mod:`fma_pipeline.core.audio.features` (tests) and to time it against
 (``bench/extract.py``); it is not part of the package.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fma_pipeline.core.features import FEATURE_SIZES, STATISTICS, feature_columns
+from fma_pipeline.core.audio.features import FEATURE_SIZES, STATISTICS, feature_columns
 
 N_FFT = 2048
 HOP = 512

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from fma_pipeline.core.fma import FOLDERS
+from fma_pipeline.core.fma.layout import FOLDERS
 from fma_pipeline.definitions import all_assets, all_checks
 from fma_pipeline.definitions import resources as pipeline_resources
 from fma_pipeline.orchestration.assets.features import folder_features

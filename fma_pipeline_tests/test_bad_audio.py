@@ -13,10 +13,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fma_pipeline.core.audio import AudioLimits
-from fma_pipeline.core.extraction import FILE_COLUMNS, SECONDS_COLUMN, ExtractionSettings, extract_folders
-from fma_pipeline.core.features import N_FEATURES, N_FMA_FEATURES, flat_feature_names
-from fma_pipeline.core.tagging import TagSettings, tag_files
+from fma_pipeline.core.audio.decode import AudioLimits
+from fma_pipeline.core.audio.extraction import FILE_COLUMNS, SECONDS_COLUMN, ExtractionSettings, extract_folders
+from fma_pipeline.core.audio.features import N_FEATURES, N_FMA_FEATURES, flat_feature_names
+from fma_pipeline.core.audio.tagging import TagSettings, tag_files
 
 SR = 22_050
 
@@ -112,7 +112,7 @@ def test_a_file_deleted_during_the_run_is_recorded(bad_folder, tmp_path):
     copy.mkdir()
     sf.write(copy / "001000.wav", _music(6), SR)
     sf.write(copy / "001001.wav", _music(6, seed=2), SR)
-    from fma_pipeline.core import extraction
+    from fma_pipeline.core.audio import extraction
 
     original = extraction._plan_folder
 

@@ -34,7 +34,9 @@ DOCUMENTED: list[str] = [
     "fma_pipeline.core.catalogue",
     "fma_pipeline.core.storage",
     "fma_pipeline.core.settings",
-    "fma_pipeline.core.subgenres",
+    "fma_pipeline.core.fma.subgenres",
+    "fma_pipeline.core.fma.genres",
+    "fma_pipeline.core.audio.windows",
     "fma_pipeline.core.locking",
 ]
 

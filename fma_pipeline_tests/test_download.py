@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fma_pipeline.core.download import ARCHIVES, DownloadError, download_fma, parse_checksums
+from fma_pipeline.core.fma.download import ARCHIVES, DownloadError, download_fma, parse_checksums
 
 MP3 = bytes(range(256)) * 256  # 64 KiB standing in for a clip
 METADATA = {"fma_metadata/tracks.csv": b"track_id,genre\n2,Hip-Hop\n",

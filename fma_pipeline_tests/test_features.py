@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
-from fma_pipeline.core.audio import decode
-from fma_pipeline.core.features import (
+from fma_pipeline.core.audio.decode import decode
+from fma_pipeline.core.audio.features import (
     FEATURE_SIZES, N_FEATURES, N_FMA_FEATURES, STATISTICS, FeatureConfig, extract, feature_columns, frame_series, summarise,
 )
 from fma_pipeline_tests.reference_features import reference_features, reference_statistics
@@ -241,7 +241,8 @@ def test_windows_vote_per_track_in_chunks():
     from sklearn.linear_model import LogisticRegression
 
     from fma_pipeline.core.learning import segments
-    from fma_pipeline.core.learning.segments import segment_frame, track_labels, track_proba, vote
+    from fma_pipeline.core.audio.windows import segment_frame
+    from fma_pipeline.core.learning.segments import track_labels, track_proba, vote
 
     rng = np.random.default_rng(0)
     rows = {tid: rng.normal(loc=(3.0 if tid % 2 else -3.0), size=(3 if tid != 5 else 1, N_FEATURES)) for tid in range(1, 9)}

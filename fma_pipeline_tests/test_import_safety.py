@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from fma_pipeline.core.importer import MANIFEST, content_hash, import_collection, normalise
-from fma_pipeline.core.metadata import check_genre_ids, read_genres, read_tracks
+from fma_pipeline.core.fma.importer import MANIFEST, content_hash, import_collection, normalise
+from fma_pipeline.core.fma.metadata import check_genre_ids, read_genres, read_tracks
 
 SR = 22_050
 

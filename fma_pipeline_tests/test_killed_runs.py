@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 HELD_CLI = textwrap.dedent('''
     import os, sys, time
     marker = os.environ["FMA_TEST_MARKER"]
-    import fma_pipeline.core.extraction as extraction
+    import fma_pipeline.core.audio.extraction as extraction
     def hold(*args, **kwargs):
         with open(marker, "w") as handle:
             handle.write(str(os.getpid()))

@@ -9,7 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from fma_pipeline.core.features import N_FEATURES, flat_feature_names
+from fma_pipeline.core.audio.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.learning.families import FAMILY_SETS, FeatureFamilies, family_choices, family_mask
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.training import (TrainingConfig, calibrate, champion, sample_tracks, train_all,

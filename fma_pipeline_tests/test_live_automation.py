@@ -41,7 +41,7 @@ def live(tmp_path_factory):
     """A sample with every asset materialised, one clip held back, served by dagster dev."""
     base = tmp_path_factory.mktemp("live")
     root = base / "data"
-    script = ("import sys; from pathlib import Path; from fma_pipeline.core.sample import SampleSpec, generate_sample; "
+    script = ("import sys; from pathlib import Path; from fma_pipeline.core.sample.dataset import SampleSpec, generate_sample; "
               f"generate_sample(Path(sys.argv[1]), SampleSpec(**{SAMPLE!r}))")
     subprocess.run([sys.executable, "-c", script, str(root)], check=True, timeout=300)
     held = sorted((root / "fma_small" / "003").glob("*.mp3"))[-1]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fma_pipeline.core.fma import audio_path, folder_of, subsets_within, track_id_from_path
-from fma_pipeline.core.metadata import (ALL_TRACKS_COLUMNS, MetadataError, check_genre_ids, read_genres,
+from fma_pipeline.core.fma.layout import audio_path, folder_of, subsets_within, track_id_from_path
+from fma_pipeline.core.fma.metadata import (ALL_TRACKS_COLUMNS, MetadataError, check_genre_ids, read_genres,
                                         read_tracks, write_tracks_csv)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fma_pipeline.core.metadata import MetadataError, check_genre_ids, read_genres, read_tracks, write_tracks_csv
+from fma_pipeline.core.fma.metadata import MetadataError, check_genre_ids, read_genres, read_tracks, write_tracks_csv
 from fma_pipeline_tests.test_metadata import _tracks
 
 GENRES = ("genre_id,#tracks,parent,title,top_level\n"

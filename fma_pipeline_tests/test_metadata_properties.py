@@ -21,8 +21,8 @@ import soundfile as sf
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from fma_pipeline.core.audio import AudioError, AudioLimits, decode
-from fma_pipeline.core.metadata import LIST_COLUMNS, SPLITS, MetadataError, read_tracks, write_tracks_csv
+from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode
+from fma_pipeline.core.fma.metadata import LIST_COLUMNS, SPLITS, MetadataError, read_tracks, write_tracks_csv
 
 PROPERTY = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

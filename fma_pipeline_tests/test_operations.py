@@ -224,7 +224,7 @@ def planned_extraction_runs(definitions: dg.Definitions) -> dict:
     from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests_with_backfill_policies
     from dagster._core.definitions.events import AssetKeyPartitionKey
 
-    from fma_pipeline.core.fma import FOLDERS
+    from fma_pipeline.core.fma.layout import FOLDERS
 
     wanted = [AssetKeyPartitionKey(dg.AssetKey(asset), key)
               for asset in ("track_features", "segment_features") for key in FOLDERS]
@@ -247,7 +247,7 @@ def test_a_156_folder_backfill_is_156_celery_steps_on_the_team_server():
     import subprocess
     import sys
 
-    from fma_pipeline.core.fma import FOLDERS
+    from fma_pipeline.core.fma.layout import FOLDERS
 
     pytest.importorskip("dagster_celery", reason="the team extra is not installed: pip install -e '.[test,team]'")
     # the code location as the team server loads it (deploy/.env.example): a fresh interpreter

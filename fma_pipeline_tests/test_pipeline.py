@@ -8,11 +8,11 @@ import mlflow
 import pandas as pd
 import pytest
 
-from fma_pipeline.core.extraction import FILE_COLUMNS
-from fma_pipeline.core.features import N_FEATURES
+from fma_pipeline.core.audio.extraction import FILE_COLUMNS
+from fma_pipeline.core.audio.features import N_FEATURES
 from fma_pipeline.core.learning.families import FAMILY_SETS
 from fma_pipeline.core.learning.models import SEGMENT_FAMILIES
-from fma_pipeline.core.fma import FOLDERS
+from fma_pipeline.core.fma.layout import FOLDERS
 from fma_pipeline.core.storage import read_parquet, write_parquet
 from fma_pipeline.core.tracking import MlflowStore
 from fma_pipeline.definitions import defs, resources
@@ -134,7 +134,7 @@ def test_segment_features_come_from_the_same_extraction_and_are_compared(pipelin
 def test_a_segment_champion_predicts_with_its_own_windows_and_vote(pipeline_run, tiny_sample):
     """A segment-level model, as registered with segment_classifiers' register_champion, is
     fed 3 s windows of a new file (not 30 s clips) and its answer is their mean probability."""
-    from fma_pipeline.core.tagging import TagSettings, file_features, tag_files
+    from fma_pipeline.core.audio.tagging import TagSettings, file_features, tag_files
 
     root, *_ = pipeline_run
     MlflowStore.under(root).activate()

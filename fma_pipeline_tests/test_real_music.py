@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from fma_pipeline.cli import main
-from fma_pipeline.core.metadata import read_tracks
+from fma_pipeline.core.fma.metadata import read_tracks
 
 FAST = {"ops": {"genre_classifiers": {"config": {
     "models": ["logistic_regression", "svm"], "branches": ["scaled"], "cv_folds": 3, "ensemble_size": 0}}}}

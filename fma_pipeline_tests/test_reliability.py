@@ -27,11 +27,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from fma_pipeline.core.extraction import (ExtractionSettings, extract_folder, extract_folders, feature_values,
+from fma_pipeline.core.audio.extraction import (ExtractionSettings, extract_folder, extract_folders, feature_values,
                                           file_digest)
-from fma_pipeline.core.fma import list_audio_files
+from fma_pipeline.core.fma.layout import list_audio_files
 from fma_pipeline.core.locking import LockTimeout, exclusive_lock
-from fma_pipeline.core.metadata import MetadataError, read_genres, read_tracks, write_genres_csv, write_tracks_csv
+from fma_pipeline.core.fma.metadata import MetadataError, read_genres, read_tracks, write_genres_csv, write_tracks_csv
 from fma_pipeline.core.storage import _temp_prefix, atomic_path, read_parquet, write_parquet
 from fma_pipeline.orchestration.assets.features import feature_matrix, folder_features
 from fma_pipeline.orchestration.assets.metadata import tracks as tracks_asset
@@ -57,7 +57,7 @@ RUNNER = textwrap.dedent('''
             time.sleep(0.05)
 
     if pause.startswith("extract:"):  # pause before the n-th file is extracted
-        import fma_pipeline.core.extraction as extraction
+        import fma_pipeline.core.audio.extraction as extraction
         real, seen = extraction._extract_file, [0]
         def pausing(*args, **kwargs):
             seen[0] += 1
@@ -451,7 +451,7 @@ def test_locked_dagster_sqlite_storage_gives_an_error_within_a_bounded_time(tmp_
 @pytest.fixture
 def metadata_root(tmp_path) -> Path:
     """Sample metadata (no audio rendered) and fake feature rows for all but two selected tracks."""
-    from fma_pipeline.core.sample import SampleSpec, _genre_table, plan_tracks
+    from fma_pipeline.core.sample.dataset import SampleSpec, _genre_table, plan_tracks
 
     root = tmp_path / "root"
     planned = plan_tracks(SampleSpec(tracks_per_genre=6, broken=False))
@@ -462,8 +462,8 @@ def metadata_root(tmp_path) -> Path:
 
 def _run_tracks_and_matrix(root: Path, feature_ids: list[int]) -> tuple[dg.ExecuteInProcessResult, pd.DataFrame]:
     """The real ``tracks`` asset, fake ``track_features`` rows for ``feature_ids``, then ``feature_matrix``."""
-    from fma_pipeline.core.extraction import empty_features
-    from fma_pipeline.core.fma import folder_of
+    from fma_pipeline.core.audio.extraction import empty_features
+    from fma_pipeline.core.fma.layout import folder_of
 
     template = empty_features()
     for key, ids in pd.Series(feature_ids).groupby(pd.Series(feature_ids).map(folder_of)):
@@ -564,7 +564,7 @@ def _tree(folder: Path) -> dict[str, bytes | str]:
 
 
 def test_import_never_writes_outside_the_data_root(tmp_path):
-    from fma_pipeline.core.importer import import_collection
+    from fma_pipeline.core.fma.importer import import_collection
 
     src, outside, data = tmp_path / "src", tmp_path / "outside", tmp_path / "data"
     (src / "rock").mkdir(parents=True)
@@ -629,7 +629,7 @@ def test_no_secrets_in_committed_files():
 def test_a_corrupt_numba_cache_is_cleared_and_filled_again(tmp_path, monkeypatch):
     """numba#10128: workers compiling a cold cache at once can leave it crashing every later
     worker; the warm-up detects a crashing cache, clears it and compiles in one process."""
-    from fma_pipeline.core import warmup
+    from fma_pipeline.core.audio import warmup
 
     cache = tmp_path / "numba"
     (cache / "core_x").mkdir(parents=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import soundfile as sf
 
-from fma_pipeline.core.audio import AudioError, decode
-from fma_pipeline.core.fma import audio_path, list_audio_files
-from fma_pipeline.core.metadata import check_genre_ids, read_genres, read_tracks
+from fma_pipeline.core.audio.decode import AudioError, decode
+from fma_pipeline.core.fma.layout import audio_path, list_audio_files
+from fma_pipeline.core.fma.metadata import check_genre_ids, read_genres, read_tracks
 
 
 def test_sample_round_trips_through_the_readers(tiny_sample):

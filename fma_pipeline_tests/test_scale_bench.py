@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fma_pipeline.core.extraction import FILE_COLUMNS, empty_errors, empty_features
-from fma_pipeline.core.features import flat_feature_names
+from fma_pipeline.core.audio.extraction import FILE_COLUMNS, empty_errors, empty_features
+from fma_pipeline.core.audio.features import flat_feature_names
 from fma_pipeline.core.learning.selection import LabelConfig, select_tracks
-from fma_pipeline.core.metadata import check_genre_ids, read_genres, read_tracks
+from fma_pipeline.core.fma.metadata import check_genre_ids, read_genres, read_tracks
 from fma_pipeline.core.storage import read_parquet
-from fma_pipeline.core.subgenres import derive_subgenres
+from fma_pipeline.core.fma.subgenres import derive_subgenres
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "scale.py"
 N_TRACKS, FOLDERS = 400, 8  # a folder's Parquet costs ~0.3 s to write whatever its size: few folders

@@ -12,9 +12,9 @@ import pytest
 from fma_pipeline.core.learning.clustering import SCORE_COLUMNS
 from fma_pipeline.core.learning.subgenre_training import (FLAT, HIERARCHICAL, TABLE_COLUMNS, TOP, SubgenreConfig,
                                                           train_subgenres)
-from fma_pipeline.core.metadata import read_genres
+from fma_pipeline.core.fma.metadata import read_genres
 from fma_pipeline.core.storage import read_parquet
-from fma_pipeline.core.subgenres import derive_subgenres, fold_small
+from fma_pipeline.core.fma.subgenres import derive_subgenres, fold_small
 from fma_pipeline.core.tracking import MlflowStore
 from fma_pipeline.orchestration.assets.clusters import genre_clusters
 from fma_pipeline.orchestration.assets.subgenres import subgenre_classifiers

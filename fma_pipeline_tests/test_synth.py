@@ -14,7 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from fma_pipeline.core.synth import STYLE_PARENT, STYLE_TITLES, STYLES, Style, render_clip
+from fma_pipeline.core.sample.engine import render_clip
+from fma_pipeline.core.sample.styles import STYLE_PARENT, STYLE_TITLES, STYLES, Style
 
 TOP_LEVEL = (12, 15, 21, 17, 4, 5, 10, 1235, 38, 3, 9, 14, 2)
 SUBGENRES = {25: 12, 31: 12, 181: 15, 42: 15, 539: 21, 542: 21, 74: 4, 179: 4, 442: 5, 444: 5}

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from fma_pipeline.core import extraction
-from fma_pipeline.core.extraction import ExtractionSettings, extract_folders
+from fma_pipeline.core.audio import extraction
+from fma_pipeline.core.audio.extraction import ExtractionSettings, extract_folders
 
 SR = 22_050
 
 #: Makes a pool of two workers busy for a minute, prints their pids, then waits.
 OWNER = textwrap.dedent("""
     import time
-    from fma_pipeline.core.workers import worker_pool
+    from fma_pipeline.core.audio.workers import worker_pool
 
     if __name__ == "__main__":
         pool = worker_pool(2)
@@ -124,7 +124,7 @@ def test_a_named_pipe_is_recorded_not_read(folder):
 
 def test_a_features_table_without_durations_is_reused_not_extracted_again(folder):
     """Tables written before the ``("file", "seconds")`` column: rows reused, duration unknown."""
-    from fma_pipeline.core.extraction import SECONDS_COLUMN
+    from fma_pipeline.core.audio.extraction import SECONDS_COLUMN
 
     settings = ExtractionSettings(workers=1)
     first = extract_folders({"000": folder}, settings=settings)["000"]

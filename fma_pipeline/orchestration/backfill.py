@@ -27,7 +27,7 @@ from itertools import groupby
 import dagster as dg
 
 from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURES
-from fma_pipeline.core.fma import FOLDERS, list_audio_files
+from fma_pipeline.core.fma.layout import FOLDERS, list_audio_files
 from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
 from fma_pipeline.orchestration.resources import FmaData
 

@@ -11,9 +11,9 @@ import dagster as dg
 import numpy as np
 
 from fma_pipeline.core.catalogue import TRACK_FEATURE_ERRORS, TRACK_FEATURES, DataRoot
-from fma_pipeline.core.extraction import FILE_COLUMNS, empty_features, feature_values
-from fma_pipeline.core.features import N_FEATURES, feature_columns
-from fma_pipeline.core.fma import FOLDERS, list_audio_files
+from fma_pipeline.core.audio.extraction import FILE_COLUMNS, empty_features, feature_values
+from fma_pipeline.core.audio.features import N_FEATURES, feature_columns
+from fma_pipeline.core.fma.layout import FOLDERS, list_audio_files
 from fma_pipeline.core.storage import parquet_rows, read_parquet
 from fma_pipeline.orchestration.assets.features import track_features
 from fma_pipeline.orchestration.resources import FmaData

@@ -14,7 +14,7 @@ import os
 
 import dagster as dg
 
-from fma_pipeline.core.fma import FOLDERS
+from fma_pipeline.core.fma.layout import FOLDERS
 
 folder_partitions = dg.StaticPartitionsDefinition(list(FOLDERS))
 

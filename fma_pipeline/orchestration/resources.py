@@ -10,12 +10,12 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from fma_pipeline.core.audio import DEFAULT_SR, AudioLimits
+from fma_pipeline.core.audio.decode import DEFAULT_SR, AudioLimits
 from fma_pipeline.core.catalogue import DataRoot, default_data_dir
-from fma_pipeline.core.extraction import ExtractionSettings
-from fma_pipeline.core.features import FeatureConfig
-from fma_pipeline.core.fma import find_audio_dir
-from fma_pipeline.core.learning.segments import SegmentConfig
+from fma_pipeline.core.audio.extraction import ExtractionSettings
+from fma_pipeline.core.audio.features import FeatureConfig
+from fma_pipeline.core.fma.layout import find_audio_dir
+from fma_pipeline.core.audio.windows import SegmentConfig
 from fma_pipeline.core.tracking import MlflowStore
 
 

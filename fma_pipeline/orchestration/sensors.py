@@ -29,7 +29,7 @@ from pathlib import Path
 import dagster as dg
 
 from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURES
-from fma_pipeline.core.fma import FOLDERS, list_audio_files
+from fma_pipeline.core.fma.layout import FOLDERS, list_audio_files
 from fma_pipeline.orchestration.resources import FmaData
 
 EXTRACT_JOB = "extract_features"  # defined in fma_pipeline.definitions

@@ -7,7 +7,7 @@ import pandas as pd
 from sklearn.metrics import (accuracy_score, balanced_accuracy_score, classification_report,
                              confusion_matrix, f1_score, log_loss)
 
-from fma_pipeline.core.features import feature_family
+from fma_pipeline.core.audio.features import feature_family
 
 
 def majority_baseline(y_train: pd.Series, y_test: pd.Series) -> float:

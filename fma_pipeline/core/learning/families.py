@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from fma_pipeline.core.features import FEATURE_SIZES, MFCC_CORR, N_FEATURES, feature_family, flat_feature_names
+from fma_pipeline.core.audio.features import FEATURE_SIZES, MFCC_CORR, N_FEATURES, feature_family, flat_feature_names
 
 FMA_TIMBRE: tuple[str, ...] = ("mfcc", "spectral_contrast", "spectral_centroid", "spectral_bandwidth",
                                "spectral_rolloff", "rmse", "zcr")
@@ -192,4 +192,4 @@ class FeatureFamilies(TransformerMixin, BaseEstimator):
             raise ValueError(f"FeatureFamilies expects the {N_FEATURES} features, got {X.shape[1]} columns")
         if isinstance(X, pd.DataFrame) and tuple(map(str, X.columns)) != flat_feature_names():
             raise ValueError("FeatureFamilies expects the feature columns in their standard order "
-                             "(fma_pipeline.core.features.flat_feature_names())")
+                             "(fma_pipeline.core.audio.features.flat_feature_names())")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from fma_pipeline.core.fma import subsets_within
+from fma_pipeline.core.fma.layout import subsets_within
 
 #: Dropped by default, as the project this grew from did: 12 genres remain on fma_medium.
 DEFAULT_DROPPED_GENRES: tuple[str, ...] = ("Easy Listening", "Spoken", "Old-Time / Historic", "International")
@@ -49,7 +49,7 @@ def select_tracks(tracks: pd.DataFrame, genre_ids: dict[str, int], config: Label
                   ) -> pd.DataFrame:
     """Flat table of the tracks to learn from: genre, genre_id, split, artist_id, subset, genres.
 
-    ``tracks`` is :func:`fma_pipeline.core.metadata.read_tracks` output; ``genre_ids`` maps
+    ``tracks`` is :func:`fma_pipeline.core.fma.metadata.read_tracks` output; ``genre_ids`` maps
     genre titles to ids (from genres.csv).
 
     Parameters

@@ -6,8 +6,8 @@ import pandas as pd
 
 from fma_pipeline.core.catalogue import (SEGMENT_FEATURES, SEGMENT_MATRIX, TRACK_FEATURE_ERRORS, TRACK_FEATURES,
                                          AssetFiles)
-from fma_pipeline.core.extraction import FolderResult, extract_folders, feature_values
-from fma_pipeline.core.features import N_FEATURES, flat_feature_names
+from fma_pipeline.core.audio.extraction import FolderResult, extract_folders, feature_values
+from fma_pipeline.core.audio.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.storage import read_parquet, write_parquet, write_parquet_parts
 from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
 from fma_pipeline.orchestration.progress import Console
@@ -52,7 +52,7 @@ def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction:
     used are recorded with their reason (see ``extraction_errors``) and skipped.
     """
     from fma_pipeline.core.locking import exclusive_locks
-    from fma_pipeline.core.warmup import warm_numba_cache
+    from fma_pipeline.core.audio.warmup import warm_numba_cache
 
     keys = context.partition_keys
     root = fma.catalogue

@@ -74,7 +74,7 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
         params={"n_tracks": len(X), "n_genres": labels["genre"].nunique()},
         model_metadata={"feature_config": settings.features.as_dict(), "min_seconds": settings.limits.min_seconds,
                         "classes": sorted(labels["genre"].unique()),
-                        "feature_names": "fma_pipeline.core.features.flat_feature_names"})
+                        "feature_names": "fma_pipeline.core.audio.features.flat_feature_names"})
     best = champion(models)
     table = comparison_table(models)
     outputs = {CLASSIFIER_COMPARISON.name: table, GENRE_CLASSIFIER_RUNS.name: {**logged, "champion": best.key}}
@@ -181,7 +181,7 @@ def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassi
         model_metadata={"level": "segment", "classes": sorted(labels["genre"].unique()),
                         "feature_config": settings.features.as_dict(), "min_seconds": settings.limits.min_seconds,
                         "window_seconds": settings.segments.window_seconds,
-                        "feature_names": "fma_pipeline.core.features.flat_feature_names",
+                        "feature_names": "fma_pipeline.core.audio.features.flat_feature_names",
                         "input": "one row per 3 s window; a track's genre is the mean of its windows' probabilities"})
     table = comparison_table(models)
     levels = level_comparison(genre_classifiers.read(), table)

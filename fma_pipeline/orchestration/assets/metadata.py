@@ -5,7 +5,7 @@ import dagster as dg
 from pydantic import Field
 
 from fma_pipeline.core.learning.selection import DEFAULT_DROPPED_GENRES, LabelConfig, select_tracks
-from fma_pipeline.core.metadata import check_genre_ids, read_genres, read_tracks
+from fma_pipeline.core.fma.metadata import check_genre_ids, read_genres, read_tracks
 from fma_pipeline.orchestration.metadata_tables import markdown_table
 from fma_pipeline.orchestration.resources import FmaData
 

@@ -7,8 +7,8 @@ from pydantic import Field
 
 from fma_pipeline.core.catalogue import AssetFiles
 from fma_pipeline.core.learning.subgenre_training import TABLE_COLUMNS, SubgenreConfig, train_subgenres
-from fma_pipeline.core.metadata import read_genres
-from fma_pipeline.core.subgenres import DEFAULT_MIN_TRACKS, derive_subgenres, subgenre_counts
+from fma_pipeline.core.fma.metadata import read_genres
+from fma_pipeline.core.fma.subgenres import DEFAULT_MIN_TRACKS, derive_subgenres, subgenre_counts
 from fma_pipeline.core.tracking import log_nested_runs
 from fma_pipeline.orchestration.config import mirrored
 from fma_pipeline.orchestration.metadata_tables import markdown_table

@@ -23,22 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.fma import audio_path
-from fma_pipeline.core.metadata import write_genres_csv, write_tracks_csv
+from fma_pipeline.core.fma.genres import KNOWN_GENRES, known_genres
+from fma_pipeline.core.fma.layout import audio_path
+from fma_pipeline.core.fma.metadata import write_genres_csv, write_tracks_csv
 from fma_pipeline.core.storage import atomic_path
-from fma_pipeline.core.workers import worker_pool
+from fma_pipeline.core.audio.workers import worker_pool
 
-#: (genre_id, parent, title) of the genres the sample uses: FMA's 16 roots and the
-#: sub-genres the synthesiser can render. Ids, parents and titles are FMA's own.
-SAMPLE_GENRES: tuple[tuple[int, int, str], ...] = (
-    (2, 0, "International"), (3, 0, "Blues"), (4, 0, "Jazz"), (5, 0, "Classical"),
-    (8, 0, "Old-Time / Historic"), (9, 0, "Country"), (10, 0, "Pop"), (12, 0, "Rock"),
-    (13, 0, "Easy Listening"), (14, 0, "Soul-RnB"), (15, 0, "Electronic"), (17, 0, "Folk"),
-    (20, 0, "Spoken"), (21, 0, "Hip-Hop"), (38, 0, "Experimental"), (1235, 0, "Instrumental"),
-    (25, 12, "Punk"), (31, 12, "Metal"), (42, 15, "Ambient Electronic"), (181, 15, "Techno"),
-    (539, 21, "Rap"), (542, 21, "Breakbeat"), (74, 4, "Free-Jazz"), (179, 4, "Big Band/Swing"),
-    (442, 5, "Chamber Music"), (444, 5, "Symphony"),
-)
 #: Top-level genres with audio in the sample; International is dropped by default later.
 SAMPLE_ROOTS: tuple[int, ...] = (12, 15, 21, 17, 4, 5, 10, 1235, 38, 3, 9, 14, 2)
 #: Folders the sample's tracks are spread over.
@@ -65,8 +55,7 @@ class SampleSpec:
 
 
 def _genre_table(tracks: pd.DataFrame) -> pd.DataFrame:
-    table = pd.DataFrame(SAMPLE_GENRES, columns=["genre_id", "parent", "title"]).set_index("genre_id")
-    table["top_level"] = [gid if parent == 0 else parent for gid, parent in table["parent"].items()]
+    table = known_genres()
     counts = pd.Series([g for gs in tracks[("track", "genres_all")] for g in gs]).value_counts()
     table["#tracks"] = counts.reindex(table.index).fillna(0).astype(int)
     return table.sort_index()
@@ -74,10 +63,10 @@ def _genre_table(tracks: pd.DataFrame) -> pd.DataFrame:
 
 def plan_tracks(spec: SampleSpec = SampleSpec()) -> pd.DataFrame:
     """The sample's ``tracks.csv`` content (no audio written): deterministic from ``spec.seed``."""
-    from fma_pipeline.core.synth import STYLE_PARENT
+    from fma_pipeline.core.sample.styles import STYLE_PARENT
 
     rng = np.random.default_rng(spec.seed)
-    titles = {gid: title for gid, _, title in SAMPLE_GENRES}
+    titles = {gid: title for gid, _, title in KNOWN_GENRES}
     subgenres = {root: sorted(s for s, p in STYLE_PARENT.items() if p == root) for root in SAMPLE_ROOTS}
     rows: list[dict] = []
     artist_id = 0
@@ -143,7 +132,7 @@ def _render_to_mp3(args: tuple[int, int, int, float, int, int, str]) -> str:
     """Worker: render one clip and write it as MP3 atomically."""
     import soundfile as sf
 
-    from fma_pipeline.core.synth import render_clip
+    from fma_pipeline.core.sample.engine import render_clip
 
     track_id, genre, seed, seconds, sr, channels, path = args
     clip = render_clip(genre, np.random.default_rng([seed, track_id]), sr=sr, seconds=seconds)
@@ -159,7 +148,7 @@ def _write_broken_clips(tracks: pd.DataFrame, audio_dir: Path, spec: SampleSpec)
     """Turn three existing clips into FMA-like broken ones; return track id -> what broke."""
     import soundfile as sf
 
-    from fma_pipeline.core.synth import render_clip
+    from fma_pipeline.core.sample.engine import render_clip
 
     broken: dict[int, str] = {}
     ids = list(tracks.index[tracks[("set", "split")] == "training"][-3:])

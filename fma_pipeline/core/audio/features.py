@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fma_pipeline.core.audio import DEFAULT_SR
+from fma_pipeline.core.audio.decode import DEFAULT_SR
 
 #: Series per feature family, in FMA's (alphabetical) column order.
 FEATURE_SIZES: dict[str, int] = {

@@ -21,7 +21,7 @@ that stalls is interrupted in its worker, and a worker that does not answer with
 limit plus a grace period is killed; either way the file gets an error row.
 
 Parallelism is a process pool across all files of all folders in one call
-(:func:`fma_pipeline.core.workers.worker_pool`: one BLAS thread per worker, workers die with
+(:func:`fma_pipeline.core.audio.workers.worker_pool`: one BLAS thread per worker, workers die with
 the process that made them), with numba's JIT cache kept on disk so workers start warm. Files are
 submitted folder by folder, so folders finish one after another, and each folder's result
 is handed over (``on_folder``) as soon as its last file is done: a caller that commits it
@@ -46,12 +46,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.audio import DEFAULT_SR, AudioError, AudioLimits, decode
-from fma_pipeline.core.features import FeatureConfig, feature_columns, frame_series, summarise
-from fma_pipeline.core.learning.segments import SegmentConfig, empty_segments, segment_frame, segment_rows
-from fma_pipeline.core.fma import list_audio_files, track_id_from_path
-from fma_pipeline.core.warmup import compile_lock
-from fma_pipeline.core.workers import kill_workers, single_threaded_env, worker_pool
+from fma_pipeline.core.audio.decode import DEFAULT_SR, AudioError, AudioLimits, decode
+from fma_pipeline.core.audio.features import FeatureConfig, feature_columns, frame_series, summarise
+from fma_pipeline.core.audio.windows import SegmentConfig, empty_segments, segment_frame, segment_rows
+from fma_pipeline.core.fma.layout import list_audio_files, track_id_from_path
+from fma_pipeline.core.audio.warmup import compile_lock
+from fma_pipeline.core.audio.workers import kill_workers, single_threaded_env, worker_pool
 
 FILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("file", "name", ""), ("file", "size", ""), ("file", "mtime_ns", ""), ("file", "blake2b", ""),

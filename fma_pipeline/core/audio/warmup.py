@@ -49,7 +49,7 @@ def compile_lock(settings, log: Callable[[str], None] | None = None) -> contextl
     Parameters
     ----------
     settings
-        An :class:`~fma_pipeline.core.extraction.ExtractionSettings`; without a numba cache
+        An :class:`~fma_pipeline.core.audio.extraction.ExtractionSettings`; without a numba cache
         folder there is nothing shared to protect.
     log
         Called once if another process holds the lock.
@@ -67,8 +67,8 @@ def compile_lock(settings, log: Callable[[str], None] | None = None) -> contextl
 def _warm_once(settings) -> tuple[bool, str]:
     import soundfile as sf
 
-    from fma_pipeline.core.extraction import _extract_file
-    from fma_pipeline.core.workers import worker_pool
+    from fma_pipeline.core.audio.extraction import _extract_file
+    from fma_pipeline.core.audio.workers import worker_pool
 
     sr = settings.features.sr
     seconds = max(6.0, settings.limits.min_seconds + 1.0)
@@ -90,10 +90,10 @@ def _warm_once(settings) -> tuple[bool, str]:
 def warm_numba_cache(settings, log: Callable[[str], None] | None = None) -> bool:
     """Make sure ``settings.numba_cache_dir`` holds a complete, loadable cache; True if it does.
 
-    ``settings`` is an :class:`~fma_pipeline.core.extraction.ExtractionSettings`. Does
+    ``settings`` is an :class:`~fma_pipeline.core.audio.extraction.ExtractionSettings`. Does
     nothing without a cache folder or with one worker (no pool, no race).
     """
-    from fma_pipeline.core.extraction import configure_process_env
+    from fma_pipeline.core.audio.extraction import configure_process_env
 
     if settings.numba_cache_dir is None or settings.n_workers == 1:
         return True

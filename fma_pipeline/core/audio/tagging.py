@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.audio import AudioError, AudioLimits, decode
-from fma_pipeline.core.features import FeatureConfig, flat_feature_names, frame_series, summarise, window_bounds
-from fma_pipeline.core.workers import worker_pool
+from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode
+from fma_pipeline.core.audio.features import FeatureConfig, flat_feature_names, frame_series, summarise, window_bounds
+from fma_pipeline.core.audio.workers import worker_pool
 
 
 @dataclass(frozen=True)

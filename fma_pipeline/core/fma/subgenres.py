@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from fma_pipeline.core.metadata import GenreTree
+from fma_pipeline.core.fma.metadata import GenreTree
 
 DEFAULT_MIN_TRACKS = 20
 

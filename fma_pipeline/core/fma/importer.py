@@ -50,8 +50,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.fma import AUDIO_EXTENSIONS, audio_path, find_audio_dir, track_id_from_path
-from fma_pipeline.core.metadata import read_genres, read_tracks, write_genres_csv, write_tracks_csv
+from fma_pipeline.core.fma.genres import known_genres
+from fma_pipeline.core.fma.layout import AUDIO_EXTENSIONS, audio_path, find_audio_dir, track_id_from_path
+from fma_pipeline.core.fma.metadata import read_genres, read_tracks, write_genres_csv, write_tracks_csv
 from fma_pipeline.core.storage import atomic_path
 
 LAYOUTS = ("genre-folders", "filename-prefix")
@@ -142,12 +143,7 @@ def _label(path: Path, src: Path, layout: str) -> str | None:
 def _genre_table(meta_dir: Path) -> pd.DataFrame:
     if (meta_dir / "genres.csv").is_file():
         return read_genres(meta_dir / "genres.csv").table.copy()
-    from fma_pipeline.core.sample import SAMPLE_GENRES
-
-    table = pd.DataFrame(SAMPLE_GENRES, columns=["genre_id", "parent", "title"]).set_index("genre_id")
-    table["top_level"] = [g if p == 0 else p for g, p in table["parent"].items()]
-    table["#tracks"] = 0
-    return table
+    return known_genres()
 
 
 def _source_files(src: Path, report: ImportReport) -> list[Path]:

@@ -1,0 +1,1 @@
+"""FMA dataset knowledge: the audio layout, the metadata files, genres, download and import."""

@@ -1,0 +1,1 @@
+"""The built-in sample dataset: synthesised FMA-format clips (engine and style tables) and metadata."""
