@@ -50,7 +50,7 @@ from fma_pipeline.core.audio.decode import DEFAULT_SR, AudioError, AudioLimits, 
 from fma_pipeline.core.audio.features import FeatureConfig, feature_columns, frame_series, summarise
 from fma_pipeline.core.audio.windows import SegmentConfig, empty_segments, segment_frame, segment_rows
 from fma_pipeline.core.fma.layout import list_audio_files, track_id_from_path
-from fma_pipeline.core.audio.warmup import compile_lock
+from fma_pipeline.core.audio.warmup import compile_lock, warm_numba_cache
 from fma_pipeline.core.audio.workers import kill_workers, single_threaded_env, worker_pool
 
 FILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -329,7 +329,8 @@ def configure_process_env(settings: ExtractionSettings) -> None:
 
 
 def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
-               progress: Callable[[int], None] | None, on_done: Callable[[int, tuple], None]) -> None:
+               progress: Callable[[int], None] | None, on_done: Callable[[int, tuple], None],
+               log: Callable[[str], None] | None = None) -> None:
     """Extract every task, calling ``on_done(index, outcome)`` as each finishes.
 
     In a pool when it pays; tasks are submitted in order, so the pool works through them in
@@ -347,6 +348,7 @@ def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
                 progress(1)
             on_done(i, outcome)
         return
+    warm_numba_cache(settings, log=log)  # numba#10128: one cold compile before the pool's workers load the cache
     finished: set[int] = set()
     pending = list(range(len(tasks)))
     isolate = False
@@ -422,6 +424,7 @@ def extract_folders(
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
     on_folder: Callable[[str, FolderResult], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, FolderResult]:
     """Extract several folders with one pool; ``previous[key] = (features, errors[, segments])``.
 
@@ -429,6 +432,8 @@ def extract_folders(
     (first the folders with nothing to decode, then the others one after another, as the
     pool works through the files folder by folder), so the caller can commit each folder
     before the rest finish. If it raises, extraction stops and the exception propagates.
+    ``log`` gets the rare lines worth a warning (a corrupt numba cache cleared). Extraction
+    owns its process set-up: the worker environment, the numba warm-up and the compile lock.
     Returns every folder's result, in the order of ``folders``.
     """
     started = time.perf_counter()
@@ -457,7 +462,7 @@ def extract_folders(
 
     for key in [k for k, n in remaining.items() if not n]:
         finish(key)
-    _run_tasks(tasks, settings, progress, file_done)
+    _run_tasks(tasks, settings, progress, file_done, log)
     return {key: results[key] for key in folders}
 
 

@@ -52,13 +52,11 @@ def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction:
     used are recorded with their reason (see ``extraction_errors``) and skipped.
     """
     from fma_pipeline.core.locking import exclusive_locks
-    from fma_pipeline.core.audio.warmup import warm_numba_cache
 
     keys = context.partition_keys
     root = fma.catalogue
     folders = {key: fma.audio_dir / key for key in keys}
     settings = extraction.settings(fma)
-    warm_numba_cache(settings, log=context.log.warning)  # numba#10128: no concurrent cold compiles
 
     def commit(key: str, result: FolderResult) -> None:
         """Write one folder as soon as its files are done: a run killed later keeps it."""
@@ -74,7 +72,7 @@ def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction:
     with exclusive_locks(locks, log=context.log.info):
         with console.bar(f"extracting {keys[0]}..{keys[-1]}") as (update, total):
             results = extract_folders(folders, {key: _previous(fma, key) for key in keys}, settings,
-                                      progress=update, on_total=total, on_folder=commit)
+                                      progress=update, on_total=total, on_folder=commit, log=context.log.warning)
     totals = pd.DataFrame([r.counts() for r in results.values()], index=list(results)).sum()
     context.log.info(f"{len(keys)} folder(s): " + ", ".join(
         f"{k} {int(totals[k])}" for k in ("files", "reused", "extracted", "failed", "removed")))
