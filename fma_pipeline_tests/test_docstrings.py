@@ -38,6 +38,16 @@ DOCUMENTED: list[str] = [
     "fma_pipeline.core.fma.genres",
     "fma_pipeline.core.audio.windows",
     "fma_pipeline.core.locking",
+    "fma_pipeline.core.audio.decode",
+    "fma_pipeline.core.audio.extraction",
+    "fma_pipeline.core.audio.features",
+    "fma_pipeline.core.audio.tagging",
+    "fma_pipeline.core.audio.warmup",
+    "fma_pipeline.core.audio.workers",
+    "fma_pipeline.core.fma.layout",
+    "fma_pipeline.core.fma.metadata",
+    "fma_pipeline.core.fma.importer",
+    "fma_pipeline.core.sample.dataset",
 ]
 
 

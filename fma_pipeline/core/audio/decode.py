@@ -36,7 +36,22 @@ TRUNCATION_TOLERANCE = (0.5, 0.02)
 
 
 class AudioError(Exception):
-    """A file that cannot be turned into a usable waveform; ``reason`` is one short line."""
+    """A file that cannot be turned into a usable waveform; ``reason`` is one short line.
+
+    Parameters
+    ----------
+    reason : str
+        Why the file is unusable, one short line (also the exception's message).
+    exception_class : str, default "AudioError"
+        Name of the underlying failure (``OSError``, ``TruncatedAudio`` …), recorded with the reason.
+
+    Attributes
+    ----------
+    reason : str
+        As given.
+    exception_class : str
+        As given.
+    """
 
     def __init__(self, reason: str, exception_class: str = "AudioError"):
         super().__init__(reason)
@@ -48,10 +63,15 @@ class AudioError(Exception):
 class AudioLimits:
     """What counts as usable audio.
 
-    ``min_seconds``: shorter clips are rejected (FMA has a few clips of a second or two).
-    ``max_seconds``: longer files are cut to this much audio from their middle, so a
-    mislabelled hour-long file costs bounded time and memory.
-    ``silence_peak``: a clip whose peak absolute amplitude is below this is silent.
+    Parameters
+    ----------
+    min_seconds : float, default 5.0
+        Shorter clips are rejected (FMA has a few clips of a second or two).
+    max_seconds : float, default 600.0
+        Longer files are cut to this much audio from their middle, so a mislabelled
+        hour-long file costs bounded time and memory.
+    silence_peak : float, default 1e-4
+        A clip whose peak absolute amplitude is below this is silent.
     """
 
     min_seconds: float = 5.0
@@ -62,8 +82,25 @@ class AudioLimits:
 def decode(path: Path | str, sr: int = DEFAULT_SR, limits: AudioLimits = AudioLimits()) -> np.ndarray:
     """Read ``path`` as a mono float32 waveform at ``sr`` Hz.
 
-    Raises :class:`AudioError` with a one-line reason for anything unusable: a missing,
-    unreadable, empty, truncated or non-audio file, too few samples, or silence.
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The audio file (any format soundfile reads).
+    sr : int, default DEFAULT_SR
+        Sample rate of the returned waveform, in Hz.
+    limits : AudioLimits, default AudioLimits()
+        What counts as usable audio; a file longer than ``limits.max_seconds`` is cut to its middle.
+
+    Returns
+    -------
+    numpy.ndarray
+        Mono float32 samples, C-contiguous.
+
+    Raises
+    ------
+    AudioError
+        With a one-line reason for anything unusable: a missing, unreadable, empty,
+        truncated or non-audio file, too few samples, or silence.
     """
     path = Path(path)
     try:
@@ -141,9 +178,16 @@ def _wav_declared_frames(path: Path, channels: int, subtype: str, size: int) -> 
 
 @contextlib.contextmanager
 def decoder_messages():
-    """Catch what C code writes to file descriptor 2 (mpg123's warnings) while the block
-    runs; yields a list that then holds the text. Anything not from the decoder that other
-    threads print meanwhile is caught too, and written back to stderr afterwards."""
+    """Catch what C code writes to file descriptor 2 (mpg123's warnings) while the block runs.
+
+    Anything not from the decoder that other threads print meanwhile is caught too, and
+    written back to stderr afterwards.
+
+    Yields
+    ------
+    list of str
+        Empty inside the block; afterwards it holds the decoder's lines.
+    """
     said: list[str] = []
     try:
         sys.stderr.flush()

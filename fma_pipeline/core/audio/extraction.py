@@ -72,7 +72,24 @@ _MIN_FILES_FOR_POOL = 3
 
 @dataclass(frozen=True)
 class ExtractionSettings:
-    """How to extract: feature parameters, audio limits, workers, numba cache folder."""
+    """How to extract: feature parameters, audio limits, workers, numba cache folder.
+
+    Parameters
+    ----------
+    features : FeatureConfig, default FeatureConfig()
+        Analysis parameters of the features.
+    limits : AudioLimits, default AudioLimits()
+        What counts as usable audio.
+    workers : int or None, default None
+        Worker processes; None: one per core.
+    segments : SegmentConfig or None, default SegmentConfig()
+        Windows whose statistics are extracted too; None: no window statistics.
+    numba_cache_dir : pathlib.Path or None, default None
+        numba's on-disk JIT cache, shared by the workers (``NUMBA_CACHE_DIR`` wins when set).
+    file_timeout : float, default 300.0
+        Seconds one file may take (decode and features); a 10-minute file takes well under
+        a minute on one core. A worker silent for this plus :data:`KILL_GRACE_SECONDS` is killed.
+    """
 
     features: FeatureConfig = FeatureConfig()
     limits: AudioLimits = AudioLimits()
@@ -85,12 +102,42 @@ class ExtractionSettings:
 
     @property
     def n_workers(self) -> int:
+        """Worker processes to use: ``workers``, or the number of cores; at least 1.
+
+        Returns
+        -------
+        int
+        """
         return max(1, self.workers or os.cpu_count() or 1)
 
 
 @dataclass
 class FolderResult:
-    """One folder's features (one row per track) and errors (one row per failed file)."""
+    """One folder's features (one row per track) and errors (one row per failed file).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        One row per track (index ``track_id``): the file bookkeeping columns, then the 708 features.
+    errors : pandas.DataFrame
+        One row per failed file, columns :data:`ERROR_COLUMNS`.
+    segments : pandas.DataFrame, default empty_segments()
+        Window statistics, one row per ``(track_id, segment)``.
+    reused : int, default 0
+        Files whose previous rows were kept without decoding.
+    extracted : int, default 0
+        Files decoded and extracted successfully.
+    failed : int, default 0
+        Error rows (new and carried forward).
+    removed : int, default 0
+        Tracks of the previous result whose file is gone.
+    seconds : float, default 0.0
+        Wall time from the start of the call to this folder's completion.
+    files : int, default 0
+        Audio files listed in the folder.
+    changed : bool, default True
+        False: identical to the previous output, no need to rewrite it.
+    """
 
     features: pd.DataFrame
     errors: pd.DataFrame
@@ -104,12 +151,24 @@ class FolderResult:
     changed: bool = True  # False: identical to the previous output, no need to rewrite it
 
     def counts(self) -> dict[str, int | float]:
+        """The folder's counters, for logs and run metadata.
+
+        Returns
+        -------
+        dict of str to int or float
+            ``files``, ``reused``, ``extracted``, ``failed``, ``removed`` and ``seconds``.
+        """
         return {"files": self.files, "reused": self.reused, "extracted": self.extracted,
                 "failed": self.failed, "removed": self.removed, "seconds": round(self.seconds, 3)}
 
 
 def empty_features() -> pd.DataFrame:
-    """A features table with no rows and the full column set."""
+    """A features table with no rows and the full column set.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return _empty_features_template().copy()
 
 
@@ -125,12 +184,34 @@ def _empty_features_template() -> pd.DataFrame:
 
 
 def empty_errors() -> pd.DataFrame:
+    """An errors table with no rows and the columns :data:`ERROR_COLUMNS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     frame = pd.DataFrame({c: pd.Series(dtype=object) for c in ERROR_COLUMNS})
     return frame.astype({"size": np.int64, "mtime_ns": np.int64, "track_id": "Int64"})
 
 
 def file_digest(path: Path) -> str:
-    """Content hash used to recognise an unchanged file whose mtime moved."""
+    """Content hash used to recognise an unchanged file whose mtime moved.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to hash.
+
+    Returns
+    -------
+    str
+        The first 32 hex digits of its BLAKE2b digest.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be read.
+    """
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
 
@@ -259,7 +340,13 @@ def _file_kind(mode: int) -> str:
 
 
 class FileTimeout(Exception):
-    """One file took longer than ``ExtractionSettings.file_timeout``."""
+    """One file took longer than ``ExtractionSettings.file_timeout``.
+
+    Parameters
+    ----------
+    message : str
+        What took too long; becomes the file's error reason.
+    """
 
 
 class _time_limit:
@@ -319,7 +406,14 @@ def _extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
 
 
 def configure_process_env(settings: ExtractionSettings) -> None:
-    """Environment that worker processes inherit: single-threaded BLAS, numba disk cache."""
+    """Environment that worker processes inherit: single-threaded BLAS, numba disk cache.
+
+    Parameters
+    ----------
+    settings : ExtractionSettings
+        Its ``numba_cache_dir`` (when set) is created and becomes ``NUMBA_CACHE_DIR``
+        unless that is already set.
+    """
     single_threaded_env()
     for var, value in _MALLOC_VARS.items():
         os.environ.setdefault(var, value)
@@ -434,7 +528,28 @@ def extract_folders(
     before the rest finish. If it raises, extraction stops and the exception propagates.
     ``log`` gets the rare lines worth a warning (a corrupt numba cache cleared). Extraction
     owns its process set-up: the worker environment, the numba warm-up and the compile lock.
-    Returns every folder's result, in the order of ``folders``.
+
+    Parameters
+    ----------
+    folders : dict of str to pathlib.Path
+        Folder key (``000`` …) to the folder holding its audio files.
+    previous : dict of str to tuple of (pandas.DataFrame or None, ...) or None, default None
+        A folder's previous ``(features, errors[, segments])``, the cache; missing: extract all.
+    settings : ExtractionSettings, default ExtractionSettings()
+        How to extract.
+    progress : Callable[[int], None] or None, default None
+        Called with 1 after each decoded file.
+    on_total : Callable[[int], None] or None, default None
+        Called once with the number of files to decode.
+    on_folder : Callable[[str, FolderResult], None] or None, default None
+        Called with each folder's key and result as soon as the folder is done.
+    log : Callable[[str], None] or None, default None
+        Receives the rare lines worth a warning.
+
+    Returns
+    -------
+    dict of str to FolderResult
+        Every folder's result, in the order of ``folders``.
     """
     started = time.perf_counter()
     previous = previous or {}
@@ -470,13 +585,41 @@ def extract_folder(path: Path, previous: pd.DataFrame | None = None,
                    previous_errors: pd.DataFrame | None = None,
                    settings: ExtractionSettings = ExtractionSettings(),
                    previous_segments: pd.DataFrame | None = None) -> FolderResult:
-    """Extract one folder (see :func:`extract_folders`)."""
+    """Extract one folder (see :func:`extract_folders`).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The folder; its name is the folder key.
+    previous : pandas.DataFrame or None, default None
+        The folder's previous features table.
+    previous_errors : pandas.DataFrame or None, default None
+        The folder's previous errors table.
+    settings : ExtractionSettings, default ExtractionSettings()
+        How to extract.
+    previous_segments : pandas.DataFrame or None, default None
+        The folder's previous segment table.
+
+    Returns
+    -------
+    FolderResult
+    """
     return extract_folders({Path(path).name: Path(path)},
                            {Path(path).name: (previous, previous_errors, previous_segments)}, settings)[Path(path).name]
 
 
 def feature_values(features: pd.DataFrame) -> pd.DataFrame:
-    """Only the 708 feature columns of a features table (drops the file bookkeeping)."""
+    """Only the 708 feature columns of a features table (drops the file bookkeeping).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        A features table (as in :attr:`FolderResult.features`).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return features.loc[:, feature_columns()]
 
 

@@ -72,8 +72,23 @@ COLUMN_NAMES = ("feature", "statistics", "number")
 class FeatureConfig:
     """Analysis parameters; stored with every model so prediction extracts identically.
 
-    ``sr`` is the analysis rate in Hz: 22,050 by default (about half the cost of FMA's
-    native 44,100, which is available for parity with FMA's published features).
+    Parameters
+    ----------
+    sr : int, default DEFAULT_SR
+        The analysis rate in Hz: 22,050 by default (about half the cost of FMA's native
+        44,100, which is available for parity with FMA's published features).
+    n_fft : int, default 2048
+        STFT window length, in samples.
+    hop_length : int, default 512
+        Samples between frames, of the STFT, the CQT and every series.
+    n_mfcc : int, default 20
+        MFCC coefficients.
+    n_mels : int, default 128
+        Mel bands the MFCCs are computed from.
+    cqt_bins : int, default 84
+        CQT bins.
+    cqt_bins_per_octave : int, default 12
+        CQT bins per octave.
     """
 
     sr: int = DEFAULT_SR
@@ -85,12 +100,24 @@ class FeatureConfig:
     cqt_bins_per_octave: int = 12
 
     def as_dict(self) -> dict[str, int]:
+        """The parameters by field name, as stored with a model.
+
+        Returns
+        -------
+        dict of str to int
+        """
         return dict(self.__dict__)
 
 
 @functools.cache
 def feature_columns() -> pd.MultiIndex:
-    """All 708 column names: FMA's 518 exactly in ``features.csv`` order, then the MFCC correlations."""
+    """All 708 column names: FMA's 518 exactly in ``features.csv`` order, then the MFCC correlations.
+
+    Returns
+    -------
+    pandas.MultiIndex
+        Levels ``feature``, ``statistics``, ``number``.
+    """
     tuples = [(name, stat, f"{i + 1:02d}")
               for name, size in FEATURE_SIZES.items() for stat in STATISTICS for i in range(size)]
     tuples += [(MFCC_CORR, "corr", f"{i + 1:02d}-{j + 1:02d}") for i, j in zip(*_MFCC_PAIRS)]
@@ -113,6 +140,16 @@ def summarise(series: np.ndarray) -> np.ndarray:
     Works on any slice of frames, which is what makes per-window features cheap.
     Skew and kurtosis are scipy's (biased, Fisher), as in FMA, except that a
     constant series gets 0 for both instead of NaN.
+
+    Parameters
+    ----------
+    series : numpy.ndarray
+        Shape ``(74, n_frames)``, rows as :func:`frame_series` returns them.
+
+    Returns
+    -------
+    numpy.ndarray
+        708 float32 values, in :func:`feature_columns` order.
     """
     series = np.asarray(series, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
@@ -140,6 +177,16 @@ def mfcc_correlations(mfcc: np.ndarray) -> np.ndarray:
 
     A constant series (digital silence, a single frame) correlates with nothing: 0, not
     NaN, for the same reason as its skew.
+
+    Parameters
+    ----------
+    mfcc : numpy.ndarray
+        Shape ``(n_mfcc, n_frames)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n_mfcc * (n_mfcc - 1) / 2`` correlations in ``[-1, 1]`` (190 for 20 MFCCs).
     """
     centred = mfcc - mfcc.mean(axis=1, keepdims=True)
     norms = np.sqrt(np.einsum("ij,ij->i", centred, centred))
@@ -152,7 +199,19 @@ def mfcc_correlations(mfcc: np.ndarray) -> np.ndarray:
 def frame_series(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """The 74 frame-level series of a mono waveform, shape ``(74, n_frames)``.
 
-    Rows follow :data:`FEATURE_SIZES`. ``y`` must be at ``config.sr`` Hz.
+    Rows follow :data:`FEATURE_SIZES`.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform; must be at ``config.sr`` Hz.
+    config : FeatureConfig, default FeatureConfig()
+        Analysis parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(74, n_frames)``.
     """
     import librosa
 
@@ -199,7 +258,19 @@ def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
 
 
 def extract(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """The 708 features of one clip (float32, in :func:`feature_columns` order)."""
+    """The 708 features of one clip (float32, in :func:`feature_columns` order).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform at ``config.sr`` Hz.
+    config : FeatureConfig, default FeatureConfig()
+        Analysis parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     return summarise(frame_series(y, config))
 
 
@@ -209,6 +280,24 @@ def window_bounds(n_frames: int, frames_per_window: int, hop_frames: int) -> lis
     Used for segment-level learning: summarising ``series[:, start:stop]`` costs only the
     statistics, since the frame series are computed once per clip. A clip shorter than
     one window yields one window over all its frames.
+
+    Parameters
+    ----------
+    n_frames : int
+        Frames in the clip.
+    frames_per_window : int
+        Frames in one window.
+    hop_frames : int
+        Frames between the starts of consecutive windows.
+
+    Returns
+    -------
+    list of tuple of (int, int)
+
+    Raises
+    ------
+    ValueError
+        When ``frames_per_window`` or ``hop_frames`` is not positive.
     """
     if frames_per_window <= 0 or hop_frames <= 0:
         raise ValueError("frames_per_window and hop_frames must be positive")
@@ -219,16 +308,41 @@ def window_bounds(n_frames: int, frames_per_window: int, hop_frames: int) -> lis
 
 
 def flat_name(column: tuple[str, str, str]) -> str:
-    """``('mfcc', 'mean', '01') -> 'mfcc.mean.01'``: the string names models and MLflow need."""
+    """``('mfcc', 'mean', '01') -> 'mfcc.mean.01'``: the string names models and MLflow need.
+
+    Parameters
+    ----------
+    column : tuple of (str, str, str)
+        A :func:`feature_columns` entry.
+
+    Returns
+    -------
+    str
+    """
     return ".".join(column)
 
 
 @functools.cache
 def flat_feature_names() -> tuple[str, ...]:
-    """The 708 feature names flattened with :func:`flat_name`, in column order."""
+    """The 708 feature names flattened with :func:`flat_name`, in column order.
+
+    Returns
+    -------
+    tuple of str
+    """
     return tuple(flat_name(c) for c in feature_columns())
 
 
 def feature_family(name: str) -> str:
-    """Family of a flat feature name (``'mfcc.mean.01' -> 'mfcc'``), used to group importances."""
+    """Family of a flat feature name (``'mfcc.mean.01' -> 'mfcc'``), used to group importances.
+
+    Parameters
+    ----------
+    name : str
+        A flat feature name.
+
+    Returns
+    -------
+    str
+    """
     return name.split(".", 1)[0]

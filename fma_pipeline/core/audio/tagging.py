@@ -26,9 +26,18 @@ from fma_pipeline.core.audio.workers import worker_pool
 class TagSettings:
     """How to cut and extract new audio; ``window_seconds`` matches FMA's 30 s clips.
 
-    ``limits`` are extraction's: a file shorter than ``min_seconds`` (5 s unless the model
-    was trained with another value, or the caller overrides it) gets a ``too short`` reason,
-    as in training, instead of a genre guessed from a second of sound.
+    Parameters
+    ----------
+    features : FeatureConfig, default FeatureConfig()
+        The feature configuration (that of the model's training).
+    limits : AudioLimits, default AudioLimits()
+        Extraction's limits: a file shorter than ``min_seconds`` (5 s unless the model
+        was trained with another value, or the caller overrides it) gets a ``too short``
+        reason, as in training, instead of a genre guessed from a second of sound.
+    window_seconds : float, default 30.0
+        Length of one window whose features are one row.
+    max_windows : int, default 20
+        At most this many windows per file, evenly spread.
     """
 
     features: FeatureConfig = FeatureConfig()
@@ -38,11 +47,25 @@ class TagSettings:
 
     @classmethod
     def from_model_metadata(cls, metadata: dict, min_seconds: float | None = None) -> "TagSettings":
-        """Settings matching how the model was trained: its feature configuration, and for a
-        segment-level model (``level: segment``) its window length, with ten times the windows
-        (a clip-level model sees one 30 s window where a segment model sees ten 3 s ones).
-        A file's genre is then the mean of its windows' probabilities, the soft vote the
-        segment model was scored with."""
+        """Settings matching how the model was trained.
+
+        Its feature configuration, and for a segment-level model (``level: segment``) its
+        window length, with ten times the windows (a clip-level model sees one 30 s window
+        where a segment model sees ten 3 s ones). A file's genre is then the mean of its
+        windows' probabilities, the soft vote the segment model was scored with.
+
+        Parameters
+        ----------
+        metadata : dict
+            The model's stored metadata (``feature_config``, ``min_seconds``, ``level``,
+            ``window_seconds``).
+        min_seconds : float or None, default None
+            Overrides the model's shortest usable clip; None keeps the model's (or 5 s).
+
+        Returns
+        -------
+        TagSettings
+        """
         config = metadata.get("feature_config") or {}
         features = FeatureConfig(**{k: int(v) for k, v in config.items()})
         shortest = float(min_seconds if min_seconds is not None else metadata.get("min_seconds", AudioLimits.min_seconds))
@@ -55,7 +78,25 @@ class TagSettings:
 
 
 def file_features(path: Path | str, settings: TagSettings = TagSettings()) -> pd.DataFrame:
-    """One row of 708 features per window of the file (at most ``max_windows``, evenly spread)."""
+    """One row of 708 features per window of the file (at most ``max_windows``, evenly spread).
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The audio file.
+    settings : TagSettings, default TagSettings()
+        How to decode, cut and extract it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per window, columns :func:`~fma_pipeline.core.audio.features.flat_feature_names`.
+
+    Raises
+    ------
+    AudioError
+        When the file is not usable audio, or its features are not finite.
+    """
     y = decode(path, sr=settings.features.sr, limits=settings.limits)
     series = frame_series(y, settings.features)
     frames = int(settings.window_seconds * settings.features.sr / settings.features.hop_length)
@@ -86,6 +127,28 @@ def predict_rows(model, path: str, windows: pd.DataFrame | None, reason: str, ex
     given; ``top`` still shows what it would have guessed) or ``error`` (not usable audio).
     ``novelty`` is the median of the windows' guard scores (above 1: unlike the training
     music; empty for models trained before the guard existed).
+
+    Parameters
+    ----------
+    model
+        A fitted classifier with ``predict_proba`` and ``classes_`` (and optionally
+        ``feature_names_in_`` and a ``novelty`` guard).
+    path : str
+        The file, copied to the row.
+    windows : pandas.DataFrame or None
+        The file's window features, or None when extraction failed.
+    reason : str
+        Why extraction failed ('' when it did not).
+    exc_class : str
+        Class name of the failure ('' when none).
+    top_k : int
+        How many genres to list in ``top``.
+
+    Returns
+    -------
+    dict
+        ``path``, ``status``, ``reason``, ``exception_class``, ``windows``, ``novelty``, and
+        when features exist ``top`` plus (status ``ok``) ``genre`` and ``probability``.
     """
     row: dict = {"path": path, "status": "error" if windows is None else "ok", "reason": reason,
                  "exception_class": exc_class, "windows": 0 if windows is None else len(windows),
@@ -112,7 +175,29 @@ def predict_rows(model, path: str, windows: pd.DataFrame | None, reason: str, ex
 
 def tag_files(model, paths: Sequence[Path | str], settings: TagSettings = TagSettings(), *, top_k: int = 3,
               workers: int = 1, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Predict every file; extraction runs in ``workers`` processes, prediction here."""
+    """Predict every file; extraction runs in ``workers`` processes, prediction here.
+
+    Parameters
+    ----------
+    model
+        A fitted classifier, as for :func:`predict_rows`.
+    paths : Sequence of pathlib.Path or str
+        The files to tag.
+    settings : TagSettings, default TagSettings()
+        How to decode, cut and extract them.
+    top_k : int, default 3
+        How many genres each row lists in ``top``.
+    workers : int, default 1
+        Extraction processes; 1 (or fewer than three files) extracts in this process.
+    progress : Callable[[int], None] or None, default None
+        Called with 1 after each file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One :func:`predict_rows` row per path, in the order given; ``genre``,
+        ``probability`` and ``top`` are always columns.
+    """
     paths = [str(p) for p in paths]
     rows = []
     if workers <= 1 or len(paths) < 3:

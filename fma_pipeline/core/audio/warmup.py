@@ -48,10 +48,10 @@ def compile_lock(settings, log: Callable[[str], None] | None = None) -> contextl
 
     Parameters
     ----------
-    settings
+    settings : ExtractionSettings
         An :class:`~fma_pipeline.core.audio.extraction.ExtractionSettings`; without a numba cache
         folder there is nothing shared to protect.
-    log
+    log : Callable[[str], None] or None, default None
         Called once if another process holds the lock.
 
     Returns
@@ -90,8 +90,19 @@ def _warm_once(settings) -> tuple[bool, str]:
 def warm_numba_cache(settings, log: Callable[[str], None] | None = None) -> bool:
     """Make sure ``settings.numba_cache_dir`` holds a complete, loadable cache; True if it does.
 
-    ``settings`` is an :class:`~fma_pipeline.core.audio.extraction.ExtractionSettings`. Does
-    nothing without a cache folder or with one worker (no pool, no race).
+    Does nothing without a cache folder or with one worker (no pool, no race).
+
+    Parameters
+    ----------
+    settings : ExtractionSettings
+        An :class:`~fma_pipeline.core.audio.extraction.ExtractionSettings`.
+    log : Callable[[str], None] or None, default None
+        Told when another process holds the lock, and when a corrupt cache is cleared.
+
+    Returns
+    -------
+    bool
+        False when the cache stayed unusable after clearing it and compiling twice.
     """
     from fma_pipeline.core.audio.extraction import configure_process_env
 

@@ -78,9 +78,9 @@ def worker_pool(workers: int, initializer: Callable[[], None] | None = None) -> 
 
     Parameters
     ----------
-    workers
+    workers : int
         Number of worker processes.
-    initializer
+    initializer : Callable[[], None] or None, default None
         Optional picklable function each worker runs once after the pool's own set-up.
 
     Returns
@@ -98,6 +98,11 @@ def kill_workers(pool: cf.ProcessPoolExecutor) -> None:
 
     Python 3.14 has ``ProcessPoolExecutor.kill_workers``; before it, the workers are only
     reachable through the executor's ``_processes`` mapping.
+
+    Parameters
+    ----------
+    pool : concurrent.futures.ProcessPoolExecutor
+        A pool from :func:`worker_pool`.
     """
     if hasattr(pool, "kill_workers"):  # Python >= 3.14
         pool.kill_workers()

@@ -62,6 +62,20 @@ MANIFEST = "imported.csv"
 
 @dataclass
 class ImportReport:
+    """What one :func:`import_collection` call did.
+
+    Parameters
+    ----------
+    imported : int, default 0
+        Files imported as new tracks.
+    already : int, default 0
+        Files whose bytes (or, for an earlier version's rows, relative path) were imported before.
+    skipped : list of tuple of (str, str), default []
+        ``(path, reason)`` of each file not imported.
+    genres : dict of str to str, default {}
+        Source label -> the genre title it was given.
+    """
+
     imported: int = 0
     already: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
@@ -73,7 +87,7 @@ def normalise(name: str) -> str:
 
     Parameters
     ----------
-    name
+    name : str
         A genre label as found in a folder or file name.
 
     Returns
@@ -88,7 +102,23 @@ def normalise(name: str) -> str:
 
 
 def content_hash(path: Path) -> str:
-    """SHA-1 of a file's bytes, the import manifest's key."""
+    """SHA-1 of a file's bytes, the import manifest's key.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to hash.
+
+    Returns
+    -------
+    str
+        40 hex digits.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be read.
+    """
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha1").hexdigest()
 
@@ -170,6 +200,30 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
     the lowest id above every id in ``tracks.csv`` and every audio file on disk, and never
     replaces a file. Unreadable files and labels with no letters or digits are reported in
     ``skipped``; the metadata and manifest are written once, at the end.
+
+    Parameters
+    ----------
+    src : pathlib.Path
+        The collection's folder.
+    data_dir : pathlib.Path
+        The data root to import into.
+    layout : str, default "genre-folders"
+        How labels are found: ``genre-folders`` or ``filename-prefix`` (see :data:`LAYOUTS`).
+    to_mp3 : bool, default False
+        Convert every file to MP3 instead of copying its bytes.
+    progress : Callable[[int], None] or None, default None
+        Called with 1 after each imported file.
+
+    Returns
+    -------
+    ImportReport
+
+    Raises
+    ------
+    ValueError
+        When ``layout`` is not one of :data:`LAYOUTS`.
+    FileNotFoundError
+        When ``src`` is not a folder.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
@@ -244,6 +298,19 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
 
 
 def read_path_to_root(genres: pd.DataFrame, gid: int) -> list[int]:
+    """``[gid, parent, …, root]`` in a genres table, at most 10 deep (a damaged table cannot loop it).
+
+    Parameters
+    ----------
+    genres : pandas.DataFrame
+        A genres table indexed by genre id, with a ``parent`` column.
+    gid : int
+        A genre id of the table.
+
+    Returns
+    -------
+    list of int
+    """
     path = [gid]
     while int(genres.at[path[-1], "parent"]) != 0 and len(path) < 10:
         path.append(int(genres.at[path[-1], "parent"]))

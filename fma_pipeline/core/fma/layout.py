@@ -28,25 +28,81 @@ _TRACK_FILE = re.compile(r"^(\d{1,9})$")
 
 
 def folder_of(track_id: int) -> str:
-    """Folder key holding ``track_id`` (``2 -> '000'``, ``155320 -> '155'``)."""
+    """Folder key holding ``track_id`` (``2 -> '000'``, ``155320 -> '155'``).
+
+    Parameters
+    ----------
+    track_id : int
+        An FMA track id.
+
+    Returns
+    -------
+    str
+        Three digits: the id divided by 1000.
+
+    Raises
+    ------
+    ValueError
+        When ``track_id`` is negative.
+    """
     if track_id < 0:
         raise ValueError(f"track id must be >= 0, got {track_id}")
     return f"{track_id // 1000:03d}"
 
 
 def audio_path(audio_dir: Path, track_id: int, suffix: str = ".mp3") -> Path:
-    """Path of a track's clip: ``audio_dir/000/000002.mp3``."""
+    """Path of a track's clip: ``audio_dir/000/000002.mp3``.
+
+    Parameters
+    ----------
+    audio_dir : pathlib.Path
+        The audio archive folder (``fma_<subset>``).
+    track_id : int
+        An FMA track id.
+    suffix : str, default ".mp3"
+        The file's extension.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return Path(audio_dir) / folder_of(track_id) / f"{track_id:06d}{suffix}"
 
 
 def track_id_from_path(path: Path) -> int | None:
-    """Track id encoded in a clip's file name, or None when the name is not an FMA id."""
+    """Track id encoded in a clip's file name, or None when the name is not an FMA id.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A clip's path (only its stem is read).
+
+    Returns
+    -------
+    int or None
+    """
     match = _TRACK_FILE.match(Path(path).stem)
     return int(match.group(1)) if match else None
 
 
 def subsets_within(subset: str) -> tuple[str, ...]:
-    """The ``('set', 'subset')`` values that belong to ``subset`` (FMA's subsets nest)."""
+    """The ``('set', 'subset')`` values that belong to ``subset`` (FMA's subsets nest).
+
+    Parameters
+    ----------
+    subset : str
+        ``small``, ``medium``, ``large`` or ``full``.
+
+    Returns
+    -------
+    tuple of str
+        ``subset`` and the smaller subsets it contains.
+
+    Raises
+    ------
+    ValueError
+        When ``subset`` is not an FMA subset.
+    """
     if subset == "full":
         return SUBSETS
     if subset not in SUBSETS:
@@ -60,6 +116,17 @@ def find_audio_dir(data_dir: Path, subset: str | None = None) -> Path:
     With ``subset`` given, ``fma_<subset>``; else the largest archive present, because
     a larger archive holds every track of the smaller ones. Falls back to ``fma_small``
     (which may not exist yet) so a fresh data root still has a well-defined path.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The data root.
+    subset : str or None, default None
+        The subset whose archive to name; None picks the largest present.
+
+    Returns
+    -------
+    pathlib.Path
     """
     data_dir = Path(data_dir)
     if subset is not None:
@@ -76,6 +143,15 @@ def list_audio_files(folder: Path) -> list[Path]:
     Symlinks are followed only when they resolve to a regular file: a dangling link or a
     link loop is still listed, so that extraction records it as a failed file instead of
     silently losing it.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        One FMA audio folder (``fma_<subset>/NNN``).
+
+    Returns
+    -------
+    list of pathlib.Path
     """
     folder = Path(folder)
     if not folder.is_dir():

@@ -91,7 +91,32 @@ TEXT_COLUMNS: tuple[tuple[str, str], ...] = tuple(
 
 
 class MetadataError(ValueError):
-    """Malformed FMA metadata; the message names the file, line, row and column."""
+    """Malformed FMA metadata; the message names the file, line, row and column.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The file.
+    message : str
+        What is wrong, one line.
+    row : object, default None
+        The row's id (``track_id 5``), when it is valid.
+    column : object, default None
+        The column's header name, or its 1-based field number.
+    line : int or None, default None
+        The 1-based line of the file where the record starts.
+
+    Attributes
+    ----------
+    path : str
+        As given.
+    row : object
+        As given.
+    column : object
+        As given.
+    line : int or None
+        As given.
+    """
 
     def __init__(self, path: Path | str, message: str, *, row: object = None, column: object = None,
                  line: int | None = None):
@@ -107,7 +132,17 @@ class MetadataError(ValueError):
 
 
 def plain(value: object) -> object:
-    """A value as a person writes it: ``-5``, not ``np.int64(-5)``."""
+    """A value as a person writes it: ``-5``, not ``np.int64(-5)``.
+
+    Parameters
+    ----------
+    value : object
+        Any value; a numpy scalar is converted to its Python equivalent.
+
+    Returns
+    -------
+    object
+    """
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -222,9 +257,9 @@ def record_lines(path: Path, header_rows: int) -> np.ndarray:
 
     Parameters
     ----------
-    path
+    path : pathlib.Path
         A CSV file.
-    header_rows
+    header_rows : int
         How many records are header (their field count sets the expected one).
 
     Returns
@@ -245,28 +280,93 @@ def record_lines(path: Path, header_rows: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GenreTree:
-    """FMA's genre hierarchy: ``genres.csv`` indexed by genre id."""
+    """FMA's genre hierarchy: ``genres.csv`` indexed by genre id.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Index ``genre_id``; columns ``#tracks``, ``parent``, ``title``, ``top_level``.
+    """
 
     table: pd.DataFrame  # index genre_id; columns '#tracks', 'parent', 'title', 'top_level'
 
     def title(self, genre_id: int) -> str:
+        """The genre's title.
+
+        Parameters
+        ----------
+        genre_id : int
+            A genre id of the table.
+
+        Returns
+        -------
+        str
+        """
         return str(self.table.at[genre_id, "title"])
 
     def parent(self, genre_id: int) -> int:
+        """The genre's parent id (0 for a top-level genre).
+
+        Parameters
+        ----------
+        genre_id : int
+            A genre id of the table.
+
+        Returns
+        -------
+        int
+        """
         return int(self.table.at[genre_id, "parent"])
 
     def root(self, genre_id: int) -> int:
+        """The genre's top-level genre id (``top_level``).
+
+        Parameters
+        ----------
+        genre_id : int
+            A genre id of the table.
+
+        Returns
+        -------
+        int
+        """
         return int(self.table.at[genre_id, "top_level"])
 
     def roots(self) -> pd.Series:
-        """Top-level genres (``parent == 0``): id -> title."""
+        """Top-level genres (``parent == 0``): id -> title.
+
+        Returns
+        -------
+        pandas.Series
+        """
         return self.table.loc[self.table["parent"] == 0, "title"]
 
     def ids_by_title(self) -> dict[str, int]:
+        """Title -> genre id of every genre.
+
+        Returns
+        -------
+        dict of str to int
+        """
         return {str(t): int(i) for i, t in self.table["title"].items()}
 
     def path_to_root(self, genre_id: int) -> list[int]:
-        """``[genre_id, parent, …, root]``; guards against cycles in a damaged file."""
+        """``[genre_id, parent, …, root]``; guards against cycles in a damaged file.
+
+        Parameters
+        ----------
+        genre_id : int
+            A genre id of the table.
+
+        Returns
+        -------
+        list of int
+
+        Raises
+        ------
+        MetadataError
+            When the parent chain loops or reaches an unknown genre.
+        """
         path = [genre_id]
         while (parent := self.parent(path[-1])) != 0:
             if parent in path or parent not in self.table.index:
@@ -277,7 +377,24 @@ class GenreTree:
 
 
 def read_genres(path: Path | str) -> GenreTree:
-    """Read and validate ``genres.csv`` (``genre_id,#tracks,parent,title,top_level``)."""
+    """Read and validate ``genres.csv`` (``genre_id,#tracks,parent,title,top_level``).
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The genres file.
+
+    Returns
+    -------
+    GenreTree
+
+    Raises
+    ------
+    MetadataError
+        A malformed file: unreadable as UTF-8 CSV, a missing column, a bad or duplicate
+        genre id, an unknown ``parent`` or ``top_level``, a parent chain that loops, or a
+        ``top_level`` that contradicts the chain.
+    """
     path = Path(path)
     scan = _scan(path, 1)
     lines = scan.lines
@@ -352,9 +469,24 @@ def _parse_list(value: object, path: Path, track_id: int, column: tuple[str, str
 def read_tracks(path: Path | str) -> pd.DataFrame:
     """Read and validate FMA's ``tracks.csv``.
 
-    Returns the table indexed by ``track_id`` with two-level columns, list columns
-    parsed into Python lists, ``('set', 'subset')`` as an ordered categorical and
-    ``('set', 'split')`` as a categorical.
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The tracks file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table indexed by ``track_id`` with two-level columns, list columns parsed
+        into Python lists, ``('set', 'subset')`` as an ordered categorical and
+        ``('set', 'split')`` as a categorical; ``attrs["lines"]`` maps track ids to lines.
+
+    Raises
+    ------
+    MetadataError
+        A malformed file: unreadable, a missing required column, a bad or duplicate track
+        id, a cell of a list column that is not a list literal, an unknown subset or
+        split, or a bad artist id.
     """
     path = Path(path)
     scan = _scan(path, 3)
@@ -427,9 +559,20 @@ def read_tracks(path: Path | str) -> pd.DataFrame:
 
 
 def check_genre_ids(tracks: pd.DataFrame, genres: GenreTree, path: Path | str) -> None:
-    """Every id in ``('track', 'genres')`` / ``genres_all`` must exist in genres.csv, and a
+    """Check the tracks' genres against genres.csv.
+
+    Every id in ``('track', 'genres')`` / ``genres_all`` must exist in genres.csv, and a
     non-empty ``genre_top`` must be one of its titles (in FMA's own file always a top-level
     genre; an imported collection may keep a sub-genre such as GTZAN's Metal as its class).
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        A table from :func:`read_tracks`.
+    genres : GenreTree
+        The genres of genres.csv.
+    path : pathlib.Path or str
+        The tracks file, named in the error.
 
     Raises
     ------
@@ -458,6 +601,13 @@ def write_tracks_csv(tracks: pd.DataFrame, path: Path | str) -> None:
 
     Missing columns are written empty; list columns are written as Python literals,
     as FMA does. The write is atomic (temporary file, then rename).
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        Indexed by track id, with two-level columns (any subset of FMA's).
+    path : pathlib.Path or str
+        The file to write.
     """
     from fma_pipeline.core.storage import atomic_path
 
@@ -473,7 +623,15 @@ def write_tracks_csv(tracks: pd.DataFrame, path: Path | str) -> None:
 
 
 def write_genres_csv(table: pd.DataFrame, path: Path | str) -> None:
-    """Write ``genres.csv`` in FMA's layout (``genre_id,#tracks,parent,title,top_level``)."""
+    """Write ``genres.csv`` in FMA's layout (``genre_id,#tracks,parent,title,top_level``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Indexed by genre id, with at least the columns :data:`GENRES_COLUMNS`.
+    path : pathlib.Path or str
+        The file to write (atomically).
+    """
     from fma_pipeline.core.storage import atomic_path
 
     out = table.loc[:, list(GENRES_COLUMNS)].copy()

@@ -37,7 +37,33 @@ SAMPLE_FOLDERS: tuple[int, ...] = (0, 3, 12, 47, 99, 133, 155)
 
 @dataclass(frozen=True)
 class SampleSpec:
-    """Size and shape of the sample. The defaults keep the demo to a few minutes on 2 cores."""
+    """Size and shape of the sample. The defaults keep the demo to a few minutes on 2 cores.
+
+    Parameters
+    ----------
+    tracks_per_genre : int, default 20
+        Tracks of each sample root genre (International gets a share of it).
+    tracks_per_artist : int, default 2
+        Tracks of each artist (each artist has one album).
+    seconds : float, default 30.0
+        Length of each clip.
+    sr : int, default 44_100
+        Sample rate of the clips, in Hz.
+    channels : int, default 1
+        FMA's clips are stereo, but the pipeline mixes every file to mono before anything
+        else, and a mono MP3 encodes in a third of the time (0.33 s instead of 1.0 s per
+        30 s clip), which was most of the demo's first minutes. 2 writes stereo clips.
+    seed : int, default 42
+        Seed of the plan and of every clip's rendering.
+    minor_genre_share : float, default 0.4
+        International gets this share of ``tracks_per_genre``.
+    mixed_root_tracks : int, default 3
+        Tracks tagged with two roots (empty ``genre_top``).
+    broken : bool, default True
+        Add an empty, a truncated and a too-short clip.
+    workers : int or None, default None
+        Rendering processes; None: one per core.
+    """
 
     tracks_per_genre: int = 20
     tracks_per_artist: int = 2
@@ -62,7 +88,19 @@ def _genre_table(tracks: pd.DataFrame) -> pd.DataFrame:
 
 
 def plan_tracks(spec: SampleSpec = SampleSpec()) -> pd.DataFrame:
-    """The sample's ``tracks.csv`` content (no audio written): deterministic from ``spec.seed``."""
+    """The sample's ``tracks.csv`` content (no audio written): deterministic from ``spec.seed``.
+
+    Parameters
+    ----------
+    spec : SampleSpec, default SampleSpec()
+        Size and shape of the sample.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``track_id``, two-level columns as in FMA's ``tracks.csv``;
+        ``attrs["render_genre"]`` maps each track id to the genre its clip is rendered as.
+    """
     from fma_pipeline.core.sample.styles import STYLE_PARENT
 
     rng = np.random.default_rng(spec.seed)
@@ -172,6 +210,20 @@ def generate_sample(data_dir: Path, spec: SampleSpec = SampleSpec(),
 
     Idempotent: an existing clip is not rendered again, and the metadata files are
     written last, so an interrupted generation is simply resumed by the next call.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The data root; clips go to ``fma_small/``, metadata to ``fma_metadata/``.
+    spec : SampleSpec, default SampleSpec()
+        Size and shape of the sample.
+    progress : Callable[[int], None] or None, default None
+        Called with 1 after each rendered clip.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The tracks table, as :func:`plan_tracks` returns it.
     """
     data_dir = Path(data_dir)
     tracks = plan_tracks(spec)
@@ -202,6 +254,16 @@ def generate_sample(data_dir: Path, spec: SampleSpec = SampleSpec(),
 
 
 def sample_exists(data_dir: Path) -> bool:
-    """True when a data root already holds metadata and audio (sample or real FMA)."""
+    """True when a data root already holds metadata and audio (sample or real FMA).
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The data root.
+
+    Returns
+    -------
+    bool
+    """
     data_dir = Path(data_dir)
     return (data_dir / "fma_metadata" / "tracks.csv").is_file()
