@@ -75,7 +75,8 @@ def fake_pipeline(data_dir: Path) -> Path:
     table["size"] = counts.sum(axis=1)
     table["dominant"] = counts.idxmax(axis=1)
     table["dominant_share"] = counts.max(axis=1) / table["size"]
-    write_parquet(table, out / "cluster_contingency_kmeans_scaled.parquet")
+    (out / "cluster_contingency").mkdir(exist_ok=True)
+    write_parquet(table, out / "cluster_contingency" / "kmeans_scaled.parquet")
     write_parquet(pd.DataFrame({
         "parent": ["Electronic", "Rock", "(flat)", "(hierarchical)"], "classes": [4, 3, 7, 7],
         "n_train": [120, 90, 210, 210], "n_test": [20, 15, 35, 35], "accuracy": [0.5, 0.6, 0.4, 0.42],
@@ -143,7 +144,7 @@ def test_missing_inputs_are_named_not_fatal(tmp_path):
     assert "materialise <code>genre_clusters</code>" in empty
 
     out = fake_pipeline(tmp_path / "partial")
-    for name in ("cluster_scores.parquet", "cluster_contingency_kmeans_scaled.parquet", "subgenre_scores.parquet"):
+    for name in ("cluster_scores.parquet", "cluster_contingency/kmeans_scaled.parquet", "subgenre_scores.parquet"):
         (out / name).unlink()
     write_parquet(pd.DataFrame({"feature": ["x"]}), out / "key_predictors.parquet")  # malformed: no importance
     page = build_report(tmp_path / "partial").read_text(encoding="utf-8")

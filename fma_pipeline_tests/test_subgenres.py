@@ -128,6 +128,8 @@ def test_new_assets_materialise_on_the_tiny_sample(new_assets_run):
     assert {"kmeans", "gmm", "agglomerative"} <= set(scores["method"])
     assert scores[["ari", "nmi", "purity"]].notna().all().all()
     assert (root / "pipeline" / "cluster_maps" / "scaled_branch_tsne.png").stat().st_size > 0
+    stored = sorted(p.stem for p in (root / "pipeline" / "cluster_contingency").glob("*.parquet"))
+    assert stored == sorted(f"{m}_{b}" for m in ("agglomerative", "gmm", "kmeans") for b in ("pca", "scaled"))
     labels = read_parquet(root / "pipeline" / "subgenre_labels.parquet")
     assert labels["has_subgenre"].any() and {"Punk", "Metal"} <= set(labels["subgenre"].dropna())
     table = read_parquet(root / "pipeline" / "subgenre_scores.parquet")

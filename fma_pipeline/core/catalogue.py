@@ -72,6 +72,7 @@ SEGMENT_CLASSIFIER_COMPARISON = Stored("segment_classifier_comparison.parquet", 
 LEVEL_COMPARISON = Stored("level_comparison.parquet", "segment_classifiers")
 CLUSTER_SCORES = Stored("cluster_scores.parquet", "genre_clusters")
 CLUSTER_MAPS = Stored("cluster_maps", "genre_clusters")
+CLUSTER_CONTINGENCY = Stored("cluster_contingency", "genre_clusters")  # <method>_<branch>.parquet at k = genres
 SUBGENRE_SCORES = Stored("subgenre_scores.parquet", "subgenre_classifiers")
 REPORT = Stored("report.html", "")  # written by ``fma-pipeline report``, not by an asset
 
@@ -81,7 +82,7 @@ CATALOGUE: tuple[Stored, ...] = (
     FEATURE_MATRIX, SEGMENT_MATRIX, SCALED_FEATURES, PCA_FEATURES, PCA_EXPLAINED_VARIANCE,
     CLASSIFIER_COMPARISON, GENRE_CLASSIFIER_RUNS, CLASSIFIER_METRICS, CHAMPION_PER_GENRE, CHAMPION_CONFUSION,
     KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS, SEGMENT_CLASSIFIER_COMPARISON, LEVEL_COMPARISON, CLUSTER_SCORES,
-    CLUSTER_MAPS, SUBGENRE_SCORES, REPORT,
+    CLUSTER_MAPS, CLUSTER_CONTINGENCY, SUBGENRE_SCORES, REPORT,
 )
 
 

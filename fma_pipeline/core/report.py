@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from fma_pipeline.core.catalogue import (CATALOGUE, CHAMPION_CONFUSION, CHAMPION_PER_GENRE, CLASSIFIER_COMPARISON,
-                                         CLUSTER_MAPS, CLUSTER_SCORES, KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS, LEVEL_COMPARISON,
+                                         CLUSTER_CONTINGENCY, CLUSTER_MAPS, CLUSTER_SCORES, KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS, LEVEL_COMPARISON,
                                          PCA_EXPLAINED_VARIANCE, REPORT, SUBGENRE_SCORES, TRACKS, DataRoot)
 from fma_pipeline.core.learning.plots import bar_png, confusion_png, plt
 from fma_pipeline.core.storage import atomic_path, read_parquet
@@ -292,8 +292,8 @@ def _clusters(pipeline: Path, section: Section) -> None:
             section.blocks.append(Figure("fig-cluster-sweep", "Agreement of k-means clusters with genres against k",
                                          lambda p: _sweep_png(scores, p)))
         section.blocks.append(_table(scores, index=False))
-    for path in sorted(pipeline.glob("cluster_contingency*.parquet")):
-        name = path.stem.removeprefix("cluster_contingency").strip("_-") or "clusters"
+    for path in sorted((pipeline / CLUSTER_CONTINGENCY.name).glob("*.parquet")):
+        name = path.stem
         table = read_parquet(path)
         counts = table[[c for c in table.columns if c not in CONTINGENCY_EXTRA]].select_dtypes("number")
         section.blocks += [f"<h3>{html.escape(name)}</h3>",

@@ -6,9 +6,9 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from fma_pipeline.core.catalogue import CLUSTER_MAPS, AssetFiles
+from fma_pipeline.core.catalogue import CLUSTER_CONTINGENCY, CLUSTER_MAPS, AssetFiles
 from fma_pipeline.core.learning import clustering
-from fma_pipeline.core.storage import atomic_path
+from fma_pipeline.core.storage import atomic_path, write_parquet
 from fma_pipeline.core.tracking import log_nested_runs
 from fma_pipeline.orchestration.config import mirrored
 from fma_pipeline.orchestration.metadata_tables import markdown_table
@@ -71,6 +71,8 @@ def genre_clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fm
     maps = _draw(figures, features, genres, main, scores, config.maps, settings)
     tables = {f"{c.method}/{c.branch}": clustering.contingency(genres.loc[c.clusters.index], c.clusters)
               for c in main}
+    for key, table in tables.items():  # the report draws these (cluster x genre counts)
+        write_parquet(table, fma.catalogue.path(CLUSTER_CONTINGENCY) / f"{key.replace('/', '_')}.parquet")
     children = [{"name": key, "params": {"method": c.method, "branch": c.branch, "k": c.k},
                  "metrics": c.scores, "tables": {"contingency.csv": tables[key],
                                                  "k_sweep.csv": scores[scores["branch"] == c.branch]},
