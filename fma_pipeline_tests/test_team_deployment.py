@@ -301,6 +301,14 @@ def test_features_backfill_and_training_through_the_team_services(deployment):
     model = mlflow_api(base, "registered-models/get?name=fma-genre-classifier")["registered_model"]
     assert any(a["alias"] == "champion" for a in model.get("aliases", []))
     assert not (root / "mlflow.db").exists()  # nothing went to the local SQLite default
+    # predict serves the champion registered on the team's PostgreSQL-backed server (FMA_MLFLOW_TRACKING_URI)
+    clip = sorted((audio / "000").iterdir(), key=lambda p: p.stat().st_size)[-1]
+    out = subprocess.run([str(BIN / "fma-pipeline"), "--quiet", "--data-dir", str(root), "predict", "--json", str(clip)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    (answer,) = json.loads(out.stdout)
+    assert answer["status"] in {"ok", "unsure"} and answer["path"] == str(clip), answer
+    assert not (root / "mlflow.db").exists()
     # a Host header not in --allowed-hosts (DNS rebinding) is refused
     foreign = urllib.request.Request(base + "/api/2.0/mlflow/experiments/search?max_results=1",
                                      headers={"Host": "attacker.example:5000"})
