@@ -308,3 +308,84 @@ def test_unexpected_members_are_named_and_nothing_is_written(fma_server, tmp_pat
     with pytest.raises(DownloadError, match=r"'fma_small/000/notes0.txt', .* and 2 more not among FMA's members"):
         download_fma(data, "small", base_url=fma_server.base_url, checksums=sums, progress=False)
     assert not (data / "fma_small").exists()
+
+
+# ------------------------- refused before anything is written: folder names as files, clashes with the data root
+
+@pytest.mark.parametrize("name", ["fma_small", "fma_small/000", "fma_metadata"])
+def test_a_file_member_named_like_an_fma_folder_is_refused(fma_server, tmp_path, name):
+    sums = serve_fma(fma_server, small=make_zip({**SMALL, name: b"a file where FMA has a folder"}))
+    with pytest.raises(DownloadError, match=rf"refusing fma_small\.zip: '{name}' not among FMA's members"):
+        download_fma(tmp_path, "small", base_url=fma_server.base_url, checksums=sums, progress=False)
+    assert (tmp_path / "fma_metadata" / "tracks.csv").read_bytes() == METADATA["fma_metadata/tracks.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".downloads", "fma_metadata"]
+
+
+def test_a_folder_clash_is_refused_before_anything_is_moved(fma_server, tmp_path):
+    (tmp_path / "fma_small" / "000" / "000003.mp3").mkdir(parents=True)  # a folder where FMA has a file
+    (tmp_path / "fma_small" / "000" / "000003.mp3" / "keep").write_bytes(b"kept")
+    small = make_zip({"README.txt": b"readme", **SMALL, "fma_small/000/000003.mp3": b"clip"})
+    sums = serve_fma(fma_server, small=small)
+    with pytest.raises(DownloadError) as raised:
+        download_fma(tmp_path, "small", base_url=fma_server.base_url, checksums=sums, progress=False)
+    assert str(raised.value) == ("refusing fma_small.zip: cannot extract 000003.mp3: a folder of that name is "
+                                 "in the way ('fma_small/000/000003.mp3'); nothing was extracted")
+    assert not (tmp_path / "README.txt").exists() and not (tmp_path / "fma_small" / "000" / "000002.mp3").exists()
+    assert (tmp_path / "fma_small" / "000" / "000003.mp3" / "keep").read_bytes() == b"kept"
+    assert not list(tmp_path.glob(".extracting-*"))
+
+
+@pytest.mark.parametrize("blocker", ["fma_small", "fma_small/000"])
+def test_a_file_where_fma_needs_a_folder_is_refused_before_anything_is_written(fma_server, tmp_path, blocker):
+    in_the_way = tmp_path / blocker
+    in_the_way.parent.mkdir(parents=True, exist_ok=True)
+    if blocker == "fma_small":
+        in_the_way.write_bytes(b"mine")
+    else:
+        in_the_way.symlink_to("gone")  # a dangling link: the old code's mkdir raised a raw FileExistsError
+    sums = serve_fma(fma_server, small=make_zip({"README.txt": b"readme", **SMALL}))
+    with pytest.raises(DownloadError, match=rf"refusing fma_small\.zip: cannot extract 'fma_small/000/000002\.mp3': "
+                                            rf"a file is in the way where the folder {blocker}/ must be; nothing"):
+        download_fma(tmp_path, "small", base_url=fma_server.base_url, checksums=sums, progress=False)
+    assert not (tmp_path / "README.txt").exists() and not list(tmp_path.glob(".extracting-*"))
+    if blocker == "fma_small":
+        assert in_the_way.read_bytes() == b"mine"
+    else:
+        assert in_the_way.is_symlink() and str(in_the_way.readlink()) == "gone"
+
+
+def test_every_kind_of_offence_is_named_in_one_line(fma_server, tmp_path):
+    small = make_zip({**SMALL, "notes.txt": b"x", "fma_small/000/.hidden.mp3": b"x"},
+                     symlinks={"fma_small/000/000004.mp3": "/etc/passwd"})
+    sums = serve_fma(fma_server, small=small)
+    with pytest.raises(DownloadError) as raised:
+        download_fma(tmp_path, "small", base_url=fma_server.base_url, checksums=sums, progress=False)
+    message = str(raised.value)
+    assert message.startswith("refusing fma_small.zip: ") and message.endswith("; nothing was extracted")
+    assert "'notes.txt', 'fma_small/000/.hidden.mp3' not among FMA's members" in message
+    assert "symbolic link 'fma_small/000/000004.mp3'" in message and "\n" not in message
+    assert not (tmp_path / "fma_small").exists()
+
+
+def test_a_good_archive_replaces_only_its_own_files(fma_server, tmp_path):
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "pipeline" / "tracks.parquet").write_bytes(b"results")
+    (tmp_path / ".dagster").mkdir()
+    (tmp_path / ".dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    clips = tmp_path / "fma_small" / "000"
+    clips.mkdir(parents=True)
+    (clips / "000002.mp3").write_bytes(b"an older copy")
+    (clips / "000009.mp3").write_bytes(b"not in the archive")
+    small = make_zip({"README.txt": b"readme", "checksums": b"sums", "fma_small/": b"", "fma_small/000/": b"",
+                      "fma_small/README.txt": b"small", "fma_small/checksums": b"sums", **SMALL,
+                      "fma_small/155/155320.mp3": b"last clip"})
+    sums = serve_fma(fma_server, small=small)
+    report = download_fma(tmp_path, "small", base_url=fma_server.base_url, checksums=sums, progress=False)
+    assert report.extracted == ["fma_metadata.zip", "fma_small.zip"] and report.problems == []
+    assert (clips / "000002.mp3").read_bytes() == MP3
+    assert (clips / "000009.mp3").read_bytes() == b"not in the archive"
+    assert (tmp_path / "fma_small" / "155" / "155320.mp3").read_bytes() == b"last clip"
+    assert (tmp_path / "README.txt").read_bytes() == b"readme"
+    assert (tmp_path / "pipeline" / "tracks.parquet").read_bytes() == b"results"
+    assert (tmp_path / ".dagster" / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+    assert not list(tmp_path.glob(".extracting-*"))

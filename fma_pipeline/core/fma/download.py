@@ -7,14 +7,16 @@ archive is renamed to ``<name>`` only after its SHA-1 matches FMA's published on
 
 Extraction never trusts the archive's member names. Only FMA's own layout is unpacked —
 ``fma_<subset>/NNN/NNNNNN.mp3``, ``fma_<subset>/README.txt`` and ``checksums``, plain files
-directly in ``fma_metadata/``, a top-level ``README.txt`` or ``checksums`` — and an archive
-holding anything else (absolute names, ``..``, symlinks, a file named like a folder of the
-data root such as ``pipeline`` or ``.dagster/dagster.yaml``) is refused whole, with the
-offending members named, before anything is written. Members are extracted to a
-temporary folder inside ``data_dir`` and moved into place file by file (``os.replace``; an
-existing folder is never deleted, a file only replaced by the member of the same path),
-and a ``<name>.done``
-stamp is written last, so a crash mid-extraction is simply redone next time and a
+directly in ``fma_metadata/``, a top-level ``README.txt`` or ``checksums`` (see
+:data:`EXPECTED_FILES`, :data:`EXPECTED_FOLDERS`). An archive holding anything else (absolute
+names, ``..``, symlinks, a file named like a folder such as ``pipeline`` or ``fma_metadata``,
+``.dagster/dagster.yaml``), or a member that clashes with the data root (a folder where FMA
+has a file, a file where it needs a folder), is refused whole before anything is written,
+with one :class:`DownloadError` naming the archive and the first offending members. Members
+are streamed into a staging folder inside ``data_dir`` (removed on success and on failure)
+and moved into place file by file with ``os.replace``: an existing folder is never deleted,
+a file only replaced by the member of the same path. A ``<name>.done`` stamp is written
+last, so a crash mid-extraction is simply redone next time and a
 repeated call with everything in place makes no network request at all.
 """
 
@@ -35,7 +37,7 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -294,44 +296,102 @@ def _range_total(content_range: str) -> int | None:
     return None
 
 
-#: The members FMA's archives hold (folders may also appear as their own entries).
-EXPECTED_MEMBERS = re.compile(
-    r"(README\.txt|checksums"
-    r"|fma_metadata/?|fma_metadata/[^/.][^/]*"
-    r"|fma_(small|medium|large|full)/?|fma_(small|medium|large|full)/(README\.txt|checksums)"
-    r"|fma_(small|medium|large|full)/\d{3}/?|fma_(small|medium|large|full)/\d{3}/\d{6}\.mp3)")
+_SUBSET = r"fma_(?:small|medium|large|full)"
+
+#: The files FMA's archives hold: ``fma_<subset>/NNN/NNNNNN.mp3``, ``fma_<subset>/README.txt``
+#: and ``checksums``, plain files directly in ``fma_metadata/`` (no dot files), and a
+#: top-level ``README.txt`` or ``checksums``. ASCII digits only; no backslashes.
+EXPECTED_FILES = re.compile(
+    rf"README\.txt|checksums|fma_metadata/[^/\\.][^/\\]*"
+    rf"|{_SUBSET}/(?:README\.txt|checksums)|{_SUBSET}/[0-9]{{3}}/[0-9]{{6}}\.mp3")
+
+#: The folders FMA's archives may list as entries of their own (always with the trailing ``/``).
+EXPECTED_FOLDERS = re.compile(rf"(?:fma_metadata|{_SUBSET}|{_SUBSET}/[0-9]{{3}})/")
+
+_NOT_FMA = ("{names} not among FMA's members (fma_<subset>/NNN/NNNNNN.mp3, fma_metadata/<file>, "
+            "README.txt, checksums)")
+_SHOWN = 3  # offending members named per reason, and reasons named per message
 
 
 def check_members(archive: zipfile.ZipFile, data_dir: Path) -> None:
-    """Refuse the whole archive unless every member is one of FMA's (:data:`EXPECTED_MEMBERS`).
+    """Refuse the whole archive unless every member is one of FMA's and fits the data root.
+
+    Reads only the archive's directory and the data root; writes nothing. A member is
+    accepted when it is a regular entry (not a symbolic link), relative, lands inside
+    ``data_dir``, matches :data:`EXPECTED_FILES` (a file) or :data:`EXPECTED_FOLDERS` (a
+    folder entry), and does not clash with the data root: no folder where the member is
+    a file, no file (or dangling link) where the member needs a folder.
 
     Raises
     ------
     DownloadError
-        Naming the archive and its first offending members: a symbolic link, an absolute
-        path, a path out of ``data_dir``, or a name FMA's archives do not have.
+        One line naming the archive and, for each kind of offence, its first few members;
+        nothing has been extracted.
     """
     root, label = data_dir.resolve(), Path(str(archive.filename)).name
-    unexpected = []
+    offences: dict[str, list[str]] = {}  # message template -> offending members, in archive order
+    seen: dict[str, bool | None] = {}  # data-root path -> a folder (True), missing (None), anything else (False)
+
+    def kind(relative: str) -> bool | None:
+        if relative not in seen:
+            path = data_dir / relative
+            seen[relative] = True if path.is_dir() else (False if path.is_symlink() or path.exists() else None)
+        return seen[relative]
+
     for info in archive.infolist():
         name = info.filename
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise DownloadError(f"refusing {label}: member {name!r} is a symbolic link")
-        if PurePosixPath(name).is_absolute() or PureWindowsPath(name).drive or name.startswith("\\"):
-            raise DownloadError(f"refusing {label}: member {name!r} has an absolute path")
-        if not (root / name).resolve().is_relative_to(root):
-            raise DownloadError(f"refusing {label}: member {name!r} would land outside {root}")
-        if not EXPECTED_MEMBERS.fullmatch(name) or (name.endswith("/") and not info.is_dir()):
-            unexpected.append(name)
-    if unexpected:
-        shown = ", ".join(repr(n) for n in unexpected[:3]) + (f" and {len(unexpected) - 3} more"
-                                                              if len(unexpected) > 3 else "")
-        raise DownloadError(f"refusing {label}: {shown} not among FMA's members (fma_<subset>/NNN/NNNNNN.mp3, "
-                            "fma_metadata/<file>, README.txt, checksums); nothing was extracted")
+            reason = "symbolic link{s} {names}"
+        elif PurePosixPath(name).is_absolute() or PureWindowsPath(name).drive or name.startswith("\\"):
+            reason = "member{s} with an absolute path {names}"
+        elif not (root / name).resolve().is_relative_to(root):
+            reason = f"member{{s}} {{names}} would land outside {root}"
+        elif not (EXPECTED_FOLDERS if info.is_dir() else EXPECTED_FILES).fullmatch(name):
+            reason = _NOT_FMA
+        else:
+            reason = _clash(PurePosixPath(name).parts, info.is_dir(), kind)
+        if reason:
+            offences.setdefault(reason, []).append(name)
+    if offences:
+        raise DownloadError(_refusal(label, offences))
+
+
+def _clash(parts: tuple[str, ...], is_folder: bool, kind: Callable[[str], bool | None]) -> str | None:
+    """The template refusing a member that does not fit the data root, or None when it fits."""
+    for depth in range(1, len(parts) + is_folder):
+        ancestor = "/".join(parts[:depth])
+        if kind(ancestor) is False:
+            return f"cannot extract {{names}}: a file is in the way where the folder {ancestor}/ must be"
+    if not is_folder and kind("/".join(parts)) is True:
+        return "cannot extract {first}: {a_folder} in the way ({names})"
+    return None
+
+
+def _refusal(label: str, offences: dict[str, list[str]]) -> str:
+    """``refusing <archive>: <offence>; <offence>; nothing was extracted`` on one line."""
+    parts = []
+    for template, names in list(offences.items())[:_SHOWN]:
+        many = len(names) > 1
+        more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+        parts.append(template.format(
+            names=", ".join(repr(n) for n in names[:_SHOWN]) + more, s="s" if many else "",
+            first=PurePosixPath(names[0]).name + (f" and {len(names) - 1} more" if many else ""),
+            a_folder="folders of those names are" if many else "a folder of that name is"))
+    rest = sum(len(names) for names in list(offences.values())[_SHOWN:])
+    if rest:
+        parts.append(f"{rest} more member{'s' if rest > 1 else ''} refused for other reasons")
+    return f"refusing {label}: " + "; ".join(parts) + "; nothing was extracted"
 
 
 def extract_safely(archive_path: Path, data_dir: Path) -> tuple[list[str], list[str]]:
-    """Extract into ``data_dir`` via a temporary folder; return (top-level names, problems).
+    """Extract into ``data_dir`` via a staging folder; return (top-level names, problems).
+
+    :func:`check_members` vets the whole archive first, so a refused archive writes
+    nothing. Members are then streamed (never read whole into memory) into
+    ``<data_dir>/.extracting-<archive>`` and moved into place file by file with
+    ``os.replace``: folders are merged, never deleted, and an existing file is replaced
+    only by the member of the same path. The staging folder is removed on success and
+    on failure.
 
     A member whose data fails its CRC (or does not inflate) is left out and reported;
     the rest is extracted, since the archive's SHA-1 already matched the published one
@@ -339,7 +399,7 @@ def extract_safely(archive_path: Path, data_dir: Path) -> tuple[list[str], list[
     """
     data_dir = Path(data_dir)
     staging = data_dir / f".extracting-{archive_path.name}"
-    shutil.rmtree(staging, ignore_errors=True)
+    _remove(staging)
     problems: list[str] = []
     try:
         with zipfile.ZipFile(archive_path) as archive:
@@ -359,34 +419,43 @@ def extract_safely(archive_path: Path, data_dir: Path) -> tuple[list[str], list[
                     continue
                 mtime = time.mktime(info.date_time + (0, 0, -1))
                 os.utime(target, (mtime, mtime))  # stable mtimes keep the feature cache valid on re-extraction
-    except zipfile.BadZipFile as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise DownloadError(f"{archive_path.name} is not a readable zip archive: {error}") from error
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    top = sorted(p.name for p in staging.iterdir()) if staging.exists() else []
-    try:
+        top = sorted(p.name for p in staging.iterdir()) if staging.exists() else []
         for name in top:
             _move_into(staging / name, data_dir / name)
+    except zipfile.BadZipFile as error:
+        raise DownloadError(f"{archive_path.name} is not a readable zip archive: {error}") from error
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove(staging)
     return top, problems
 
 
-def _move_into(source: Path, target: Path) -> None:
-    """Move ``source`` to ``target`` file by file, merging into folders that exist.
+def _remove(staging: Path) -> None:
+    """Delete the staging folder (a link of that name is unlinked, never followed)."""
+    if staging.is_symlink():
+        staging.unlink()
+    else:
+        shutil.rmtree(staging, ignore_errors=True)
 
-    Never deletes a folder: where a member file meets a folder of the data root, or a
-    member folder meets a file, the member is refused with a :class:`DownloadError`.
+
+def _move_into(source: Path, target: Path) -> None:
+    """Move ``source`` to ``target`` file by file (``os.replace``), merging into folders that exist.
+
+    Never deletes a folder. :func:`check_members` has already refused any clash, so an
+    error here means the data root changed meanwhile; it becomes a one-line
+    :class:`DownloadError` (no ``.done`` stamp is written, so the next call redoes it).
     """
-    if source.is_dir():
-        if target.exists() and not target.is_dir():
-            raise DownloadError(f"cannot extract folder {target.name}/: a file of that name is in the way ({target})")
-        target.mkdir(exist_ok=True)
-        for child in source.iterdir():
-            _move_into(child, target / child.name)
-        return
-    if target.is_dir():
-        raise DownloadError(f"cannot extract {target.name}: a folder of that name is in the way ({target})")
-    os.replace(source, target)
+    try:
+        if source.is_dir():
+            if (target.exists() or target.is_symlink()) and not target.is_dir():
+                raise DownloadError(f"cannot extract folder {target.name}/: a file of that name is in the way "
+                                    f"({target})")
+            target.mkdir(exist_ok=True)
+            for child in source.iterdir():
+                _move_into(child, target / child.name)
+            return
+        if target.is_dir():
+            raise DownloadError(f"cannot extract {target.name}: a folder of that name is in the way ({target})")
+        os.replace(source, target)
+    except OSError as error:
+        raise DownloadError(f"cannot move {source.name} into {target.parent}: {error.strerror or error}; "
+                            "run again to finish the extraction") from error
