@@ -640,6 +640,7 @@ def test_a_corrupt_numba_cache_is_cleared_and_filled_again(tmp_path, monkeypatch
     settings = ExtractionSettings(workers=2, numba_cache_dir=cache)
     assert warmup.warm_numba_cache(settings, log=lines.append)
     assert not (cache / "core_x").exists() and warmup._marker(cache).exists()
-    assert lines == [f"numba cache {cache} is unusable (the warm-up worker crashed); clearing it and compiling again"]
+    assert lines == [f"compiling the feature code once into {cache} (about half a minute; later runs reuse it)",
+                     f"numba cache {cache} is unusable (the warm-up worker crashed); clearing it and compiling again"]
     monkeypatch.setattr(warmup, "_warm_once", lambda settings: pytest.fail("marker present: no second warm-up"))
     assert warmup.warm_numba_cache(settings)

@@ -117,6 +117,8 @@ def warm_numba_cache(settings, log: Callable[[str], None] | None = None) -> bool
     with exclusive_lock(_lock_path(cache_dir), log=log):
         if marker.exists():  # another run warmed it while this one waited
             return True
+        if log:  # the first run's longest silence otherwise (about 30 s on 2 cores)
+            log(f"compiling the feature code once into {cache_dir} (about half a minute; later runs reuse it)")
         for attempt in (1, 2):
             ok, info = _warm_once(settings)
             if ok:

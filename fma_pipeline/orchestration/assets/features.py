@@ -72,7 +72,8 @@ def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction:
     with exclusive_locks(locks, log=context.log.info):
         with console.bar(f"extracting {keys[0]}..{keys[-1]}") as (update, total):
             results = extract_folders(folders, {key: _previous(fma, key) for key in keys}, settings,
-                                      progress=update, on_total=total, on_folder=commit, log=context.log.warning)
+                                      progress=update, on_total=total, on_folder=commit,
+                                      log=console.logger(context))
     totals = pd.DataFrame([r.counts() for r in results.values()], index=list(results)).sum()
     context.log.info(f"{len(keys)} folder(s): " + ", ".join(
         f"{k} {int(totals[k])}" for k in ("files", "reused", "extracted", "failed", "removed")))
