@@ -197,6 +197,12 @@ def test_parse_partitions_and_contiguous_chunks():
         parse_partitions("150-160")
     assert contiguous_chunks(["003", "001", "002", "010"]) == [["001", "002", "003"], ["010"]]
     assert [len(c) for c in contiguous_chunks(parse_partitions("000-099"))] == [40, 40, 20]
+    # only folders with audio count: the sample's 7 of 156 are one run, full folders are cut at 40
+    sample = {"000", "003", "012", "047", "099", "133", "155"}
+    assert contiguous_chunks(parse_partitions(None), holds_audio=sample.__contains__) == [parse_partitions(None)]
+    assert [len(c) for c in contiguous_chunks(parse_partitions("000-099"), holds_audio=lambda k: True)] == [40, 40, 20]
+    assert contiguous_chunks(["000", "001", "002"], size=1, holds_audio={"000", "002"}.__contains__) == [
+        ["000", "001"], ["002"]]
 
 
 def test_partitions_per_run_is_40_here_1_with_celery_and_can_be_set(monkeypatch):
