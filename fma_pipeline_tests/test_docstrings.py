@@ -48,6 +48,9 @@ DOCUMENTED: list[str] = [
     "fma_pipeline.core.fma.metadata",
     "fma_pipeline.core.fma.importer",
     "fma_pipeline.core.sample.dataset",
+    "fma_pipeline.core.fma.download",
+    "fma_pipeline.core.sample.engine",
+    "fma_pipeline.core.sample.styles",
 ]
 
 

@@ -69,12 +69,34 @@ _CHUNK = 1 << 20
 
 
 class DownloadError(RuntimeError):
-    """A download, verification or extraction that cannot continue; the message is one line."""
+    """A download, verification or extraction that cannot continue; the message is one line.
+
+    Parameters
+    ----------
+    message : str
+        The one-line reason (the exception's only argument).
+    """
 
 
 @dataclass
 class DownloadReport:
-    """What one :func:`download_fma` call did, archive by archive (file names)."""
+    """What one :func:`download_fma` call did, archive by archive (file names).
+
+    Parameters
+    ----------
+    downloaded : list of str, default []
+        Archives downloaded from the start.
+    resumed : list of str, default []
+        Archives whose ``.part`` download was continued (or found complete).
+    verified : list of str, default []
+        Archives whose SHA-1 matched.
+    extracted : list of str, default []
+        Archives extracted into the data root.
+    skipped : list of str, default []
+        Archives already downloaded, verified and extracted (valid ``.done`` stamp).
+    problems : list of str, default []
+        One line per corrupt member left out of an extraction.
+    """
 
     downloaded: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
@@ -85,11 +107,23 @@ class DownloadReport:
 
     @property
     def nothing_to_do(self) -> bool:
-        """True when every archive was already downloaded, verified and extracted."""
+        """True when every archive was already downloaded, verified and extracted.
+
+        Returns
+        -------
+        bool
+            True when nothing was downloaded, resumed, verified or extracted.
+        """
         return not (self.downloaded or self.resumed or self.verified or self.extracted)
 
     def summary(self) -> str:
-        """Human-readable lines for the CLI."""
+        """Human-readable lines for the CLI.
+
+        Returns
+        -------
+        str
+            One line per kind of action with its archives, then one ``problem: …`` line per problem.
+        """
         if self.nothing_to_do:
             lines = [f"nothing to do: {', '.join(self.skipped) or 'no archive'} already downloaded, "
                      "verified and extracted"]
@@ -101,7 +135,23 @@ class DownloadReport:
 
 
 def parse_checksums(text: str) -> dict[str, str]:
-    """Read FMA's ``checksums`` file (``<sha1>  <filename>`` per line, as ``sha1sum`` writes it)."""
+    """Read FMA's ``checksums`` file (``<sha1>  <filename>`` per line, as ``sha1sum`` writes it).
+
+    Parameters
+    ----------
+    text : str
+        Content of the file; blank lines are ignored, a leading ``*`` (binary mode) on a name is dropped.
+
+    Returns
+    -------
+    dict of str to str
+        File name to lower-case hex SHA-1.
+
+    Raises
+    ------
+    DownloadError
+        If a non-blank line is not ``<sha1>  <filename>``.
+    """
     table = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -114,7 +164,26 @@ def parse_checksums(text: str) -> dict[str, str]:
 
 
 def archives_for(subset: str | None, metadata_only: bool = False) -> list[str]:
-    """Archive names to fetch: metadata always, plus ``fma_<subset>.zip`` unless metadata only."""
+    """Archive names to fetch: metadata always, plus ``fma_<subset>.zip`` unless metadata only.
+
+    Parameters
+    ----------
+    subset : str or None
+        A key of :data:`ARCHIVES` (``"metadata"``, ``"small"``, ``"medium"``, ``"large"``,
+        ``"full"``); None for the metadata alone.
+    metadata_only : bool, default False
+        Fetch the metadata alone whatever ``subset`` says.
+
+    Returns
+    -------
+    list of str
+        ``fma_metadata.zip`` first, then the subset's archive if any.
+
+    Raises
+    ------
+    DownloadError
+        If ``subset`` is not a key of :data:`ARCHIVES`.
+    """
     if subset is not None and subset not in ARCHIVES:
         raise DownloadError(f"unknown FMA subset {subset!r}; expected one of {sorted(ARCHIVES)}")
     names = [ARCHIVES["metadata"]]
@@ -131,7 +200,38 @@ def download_fma(data_dir: Path, subset: str | None, *, metadata_only: bool = Fa
     ``subset`` None (or ``metadata_only``) fetches the metadata alone. ``checksums``
     maps file names to SHA-1s and overrides the built-in table entry by entry.
     ``keep_archives=False`` deletes each zip once extracted (the ``.done`` stamp still
-    makes later calls skip it). Raises :class:`DownloadError` with a one-line reason.
+    makes later calls skip it).
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The data root; archives go to ``<data_dir>/.downloads``, their content to ``data_dir``.
+    subset : str or None
+        A key of :data:`ARCHIVES`, or None for the metadata alone.
+    metadata_only : bool, default False
+        Fetch the metadata alone whatever ``subset`` says.
+    base_url : str, default DEFAULT_BASE_URL
+        URL of the folder holding the archives (a trailing ``/`` is optional).
+    checksums : dict of str to str or None, default None
+        File name to SHA-1, overriding :data:`CHECKSUMS` entry by entry.
+    progress : bool, default True
+        Show a progress bar while downloading.
+    timeout : float, default 60.0
+        Socket timeout of each HTTP request, in seconds.
+    keep_archives : bool, default True
+        Keep each zip after extraction.
+
+    Returns
+    -------
+    DownloadReport
+        What was downloaded, resumed, verified, extracted or skipped, and any problems.
+
+    Raises
+    ------
+    DownloadError
+        With a one-line reason: unknown subset, no known SHA-1, network or HTTP failure,
+        truncated download, SHA-1 mismatch, refused or unreadable archive, another process
+        downloading the same archive.
     """
     data_dir = Path(data_dir)
     table = {**CHECKSUMS, **{k: v.lower() for k, v in (checksums or {}).items()}}
@@ -208,7 +308,18 @@ def _stamp_valid(data_dir: Path, stamp: Path, expected: str) -> bool:
 
 
 def sha1_of(path: Path) -> str:
-    """Hex SHA-1 of a file, read in 1 MiB chunks."""
+    """Hex SHA-1 of a file, read in 1 MiB chunks.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    str
+        Lower-case hex digest (40 characters).
+    """
     digest = hashlib.sha1()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -322,6 +433,13 @@ def check_members(archive: zipfile.ZipFile, data_dir: Path) -> None:
     folder entry), and does not clash with the data root: no folder where the member is
     a file, no file (or dangling link) where the member needs a folder.
 
+    Parameters
+    ----------
+    archive : zipfile.ZipFile
+        The open archive.
+    data_dir : pathlib.Path
+        The data root it would be extracted into.
+
     Raises
     ------
     DownloadError
@@ -396,6 +514,24 @@ def extract_safely(archive_path: Path, data_dir: Path) -> tuple[list[str], list[
     A member whose data fails its CRC (or does not inflate) is left out and reported;
     the rest is extracted, since the archive's SHA-1 already matched the published one
     and downloading it again would give the same bytes.
+
+    Parameters
+    ----------
+    archive_path : pathlib.Path
+        The zip archive.
+    data_dir : pathlib.Path
+        The data root to extract into.
+
+    Returns
+    -------
+    tuple of (list of str, list of str)
+        The sorted top-level names extracted, and one line per corrupt member left out.
+
+    Raises
+    ------
+    DownloadError
+        If :func:`check_members` refuses the archive, it is not a readable zip archive, or a
+        member cannot be moved into place.
     """
     data_dir = Path(data_dir)
     staging = data_dir / f".extracting-{archive_path.name}"

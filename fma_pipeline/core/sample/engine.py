@@ -1007,7 +1007,35 @@ def _crossover(style: Style, rng: np.random.Generator) -> Style:
 
 
 def render_clip(genre_id: int, rng: np.random.Generator, *, sr: int = 44_100, seconds: float = 30.0) -> np.ndarray:
-    """float32 array of shape (n_samples, 2), peak <= 0.99, deterministic given rng state."""
+    """Render one stereo clip in the style of FMA genre ``genre_id``.
+
+    The clip is deterministic given the state of ``rng``: every random choice (crossover, tempo,
+    key, arrangement, timbres, levels, noise) is drawn from it, in a fixed order.
+
+    Parameters
+    ----------
+    genre_id : int
+        FMA genre id; one of the keys of :data:`~fma_pipeline.core.sample.styles.STYLES`.
+    rng : numpy.random.Generator
+        Source of every random draw; advanced by the call.
+    sr : int, default 44_100
+        Sample rate of the clip, in Hz.
+    seconds : float, default 30.0
+        Length of the clip, in seconds.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of shape (n_samples, 2), ``n_samples = round(seconds * sr)`` (at least 1),
+        C-contiguous, peak <= 0.99.
+
+    Raises
+    ------
+    KeyError
+        If ``genre_id`` has no synthesiser style.
+    ValueError
+        If ``sr`` or ``seconds`` is not positive.
+    """
     if genre_id not in STYLES:
         raise KeyError(f"no synthesiser style for genre id {genre_id}; known: {sorted(STYLES)}")
     if sr <= 0 or seconds <= 0:

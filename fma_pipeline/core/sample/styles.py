@@ -40,6 +40,39 @@ class Timbre:
     fast-decaying layer (``pluck_decay`` s) over the body: the spectral decay of a
     Karplus-Strong string. ``bend`` is the probability of scooping into a note from below
     (twang, blue notes); ``breath`` mixes envelope-following noise (flute, voice).
+
+    Parameters
+    ----------
+    shape : str, default "saw"
+        Harmonic law of the spectrum (one of the names above).
+    harmonics : int, default 16
+        Number of harmonics in the wavetable.
+    tilt : float, default 0.0
+        Spectral tilt added to the law, in dB per octave.
+    drive : float, default 0.0
+        Saturation baked into the wavetable (0 is clean).
+    attack : float, default 0.005
+        Attack time, in seconds.
+    decay : float, default 0.4
+        Time constant of the decay towards the sustain level, in seconds.
+    sustain : float, default 0.5
+        Sustain level, as a fraction of the peak.
+    release : float, default 0.08
+        Release time after the note is let go, in seconds.
+    pluck : float, default 0.0
+        Level of the bright, fast-decaying layer (0: none).
+    pluck_decay : float, default 0.05
+        Time constant of that layer, in seconds.
+    vibrato : float, default 0.0
+        Vibrato depth, in semitones.
+    vibrato_rate : float, default 5.5
+        Vibrato rate, in Hz.
+    chorus : float, default 0.0
+        Detune of a second copy on the other side, in cents (0: none).
+    bend : float, default 0.0
+        Probability of scooping into a note from below.
+    breath : float, default 0.0
+        Level of the envelope-following noise.
     """
 
     shape: str = "saw"
@@ -70,6 +103,31 @@ class Part:
     ``density`` notes per step for melodies and comping; ``legato`` the held fraction of
     the gap to the next note; ``repetition`` how often a melodic motif comes back;
     ``leap`` the chance of melodic leaps; ``pan`` the spread of its stereo position.
+
+    Parameters
+    ----------
+    timbres : tuple of Timbre, default ()
+        Instruments the part may play; one is chosen per clip.
+    mode : str, default "off"
+        How the part plays (one of the modes above).
+    patterns : tuple of str, default ("x...............",)
+        16-step bar patterns; one is chosen per clip.
+    register : int, default 48
+        Lowest MIDI note of the part.
+    level : float, default 0.0
+        Level, in dB.
+    presence : float, default 1.0
+        Chance that the part plays in a clip.
+    density : float, default 0.4
+        Notes per step, for melodies and comping.
+    legato : float, default 0.9
+        Held fraction of the gap to the next note.
+    repetition : float, default 0.5
+        How often a melodic motif comes back.
+    leap : float, default 0.15
+        Chance of a melodic leap.
+    pan : float, default 0.3
+        Spread of the part's stereo position (0: centre).
     """
 
     timbres: tuple[Timbre, ...] = ()
@@ -91,6 +149,41 @@ class DrumKit:
 
     ``snare_kind`` is snare | clap | brush | rim; ``room`` and ``room_size`` give the
     short reverb baked into each one-shot.
+
+    Parameters
+    ----------
+    kick_pitch : float, default 52.0
+        Final pitch of the kick, in Hz.
+    kick_sweep : float, default 3.0
+        Start of the kick's downward pitch sweep, as a multiple of ``kick_pitch``.
+    kick_decay : float, default 0.2
+        Decay of the kick, in seconds.
+    kick_click : float, default 0.3
+        Level of the kick's attack click.
+    kick_drive : float, default 0.0
+        Saturation of the kick.
+    snare_pitch : float, default 190.0
+        Pitch of the snare's tonal body, in Hz.
+    snare_noise : float, default 0.6
+        Share of noise (against the tonal body) in the snare, 0..1.
+    snare_decay : float, default 0.14
+        Decay of the snare, in seconds.
+    snare_kind : str, default "snare"
+        snare, clap, brush or rim.
+    hat_decay : float, default 0.045
+        Decay of the closed hi-hat, in seconds.
+    hat_bright : float, default 1.0
+        Brightness of the hi-hats.
+    ride_decay : float, default 0.9
+        Decay of the ride cymbal, in seconds.
+    perc_pitch : tuple of (float, float), default (170.0, 280.0)
+        Pitches of the low and high hand drum, in Hz.
+    perc_decay : float, default 0.16
+        Decay of the hand drums, in seconds.
+    room : float, default 0.2
+        Level of the short reverb baked into each one-shot.
+    room_size : float, default 0.2
+        Size of that reverb.
     """
 
     kick_pitch: float = 52.0
@@ -128,6 +221,75 @@ class Style:
     ``loudness`` (RMS dBFS), ``compression``, ``pump`` (side-chain depth), ``dynamics``
     (slow swells), ``noise`` (hiss, dB under the signal), ``crackle``. ``neighbours`` and
     ``crossover``: genres a clip may borrow from, and how often.
+
+    Parameters
+    ----------
+    title : str
+        FMA title of the genre.
+    tempo : tuple of (float, float)
+        Range of the tempo, in BPM.
+    meters : tuple of int, default (4,)
+        Beats-per-bar choices.
+    swing : float, default 0.0
+        Delay of the off-beats, as a fraction of the grid.
+    swing_unit : int, default 2
+        What swings: 8ths (2) or 16ths (1).
+    humanize : float, default 0.006
+        Standard deviation of the timing, in seconds.
+    free : float, default 0.0
+        Irregular timing, 0..1.
+    tempo_drift : float, default 0.0
+        Rubato.
+    drums : tuple of (str, tuple of str), default ()
+        (voice, pattern choices) pairs.
+    kit : DrumKit, default DrumKit()
+        Synthesis parameters of the drum one-shots.
+    drum_presence : float, default 1.0
+        Chance that the drums play in a clip.
+    drum_level : float, default 0.0
+        Level of the drums, in dB.
+    drum_jitter : float, default 0.05
+        Chance of dropped and ghost hits.
+    fill : float, default 0.3
+        Chance of a drum fill per section.
+    crash : float, default 0.5
+        Chance of a crash per section.
+    scales : tuple of tuple of int, default (MAJOR,)
+        Scale choices, as semitones above the tonic.
+    progressions : tuple of tuple of (int, str), default (((0, "maj"),),)
+        Chord progressions: (semitones above the tonic, quality) per chord.
+    bars_per_chord : tuple of float, default (1.0,)
+        Choices of bars per chord.
+    section_change : float, default 0.3
+        Chance that a section changes progression or key.
+    breakdown : float, default 0.15
+        Chance that a section after the first is a breakdown, without drums and bass.
+    bass, chords, lead, pad, voice : Part, default Part()
+        The parts (off by default).
+    texture : float, default 0.0
+        Level of the noise texture.
+    events : float, default 0.0
+        Irregular events per second.
+    reverb : float, default 0.25
+        Reverb amount, 0..1.
+    width : float, default 0.6
+        Stereo width, 0..1.
+    loudness : float, default -16.0
+        Target RMS level, in dBFS.
+    compression : float, default 0.4
+        Compression amount, 0..1.
+    pump : float, default 0.0
+        Depth of the side-chain pumping.
+    dynamics : float, default 0.1
+        Depth of the slow swells.
+    noise : float, default -60.0
+        Hiss, in dB under the signal.
+    crackle : float, default 0.0
+        Level of vinyl crackle.
+    neighbours : tuple of int, default ()
+        FMA genre ids a clip may borrow from.
+    crossover : float, default 0.3
+        Chance that a clip borrows from a neighbour.
     """
 
     title: str
