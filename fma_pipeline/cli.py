@@ -211,7 +211,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
     with _progress(None, "importing", args.quiet) as bar:
         report = import_collection(Path(args.source), data_dir, args.layout, to_mp3=args.to_mp3,
-                                   progress=bar.update)
+                                   progress=bar.update, log=lambda line: print(line, file=sys.stderr))
+    if report.finished or report.undone:
+        print(f"finished an import that was killed: {report.finished} file(s) committed, "
+              f"{report.undone} partial file(s) removed")
     print(f"imported {report.imported} file(s), {report.already} already imported, "
           f"{len(report.skipped)} skipped")
     for label, title in sorted(report.genres.items()):
@@ -224,37 +227,40 @@ def cmd_import(args: argparse.Namespace) -> int:
 def load_model(data_dir: Path, model: str | None, trust: bool = False):
     """``(pipeline, metadata)``: the registered champion, or the MLflow model at ``model``.
 
-    A path must be an MLflow model folder (with ``MLmodel``) or a ``models:/`` /
-    ``runs:/`` URI of the data root's store. The files are pickles, which run code when
-    loaded: a folder outside the data root's MLflow artifacts is refused unless ``trust``
-    (``--trust-model``), and a model that fails to load is one line, not a traceback.
+    ``model`` is an MLflow model folder or a ``models:/`` / ``runs:/`` URI of the data
+    root's store (:func:`~fma_pipeline.core.tracking.locate_model`). The files are
+    pickles, which run code when loaded: a model any of whose files really lies outside
+    the data root's MLflow artifacts (a symlink resolved) is refused unless ``trust``
+    (``--trust-model``); a model that fails to load, or loads as no classifier, is one
+    line, not a traceback.
     """
     import mlflow
 
     from fma_pipeline.core.catalogue import DataRoot
-    from fma_pipeline.core.tracking import load_champion
+    from fma_pipeline.core.tracking import ModelLocationError, ModelNotInStore, load_champion, locate_model
 
     store = DataRoot(data_dir).mlflow_store()
-    if model is None:
-        try:
-            return load_champion(store)
-        except mlflow.exceptions.MlflowException as exc:
-            raise SystemExit(f"fma-pipeline: no champion model in {store.tracking_uri} "
-                             f"(train first: fma-pipeline materialise); {str(exc).splitlines()[0]}")
-    store.activate()
-    uri = model if ":/" in model else str(Path(model).resolve())
-    if ":/" not in model and not (Path(uri) / "MLmodel").is_file():
-        raise SystemExit(f"fma-pipeline: {model} is not an MLflow model folder (no MLmodel file)")
-    if ":/" not in model and not trust and not Path(uri).is_relative_to(store.artifact_root.resolve()):
-        raise SystemExit(f"fma-pipeline: refusing to load {model}: model files are pickles that run code when "
-                         f"loaded, and this one is outside the data root's MLflow store ({store.artifact_root}); "
-                         "pass --trust-model if you trust where it came from")
     try:
-        info = mlflow.models.get_model_info(uri)
-        return mlflow.sklearn.load_model(uri), dict(info.metadata or {})
-    except Exception as exc:  # noqa: BLE001 - any failure to unpickle is one line for the user
-        raise SystemExit(f"fma-pipeline: cannot load the model {model}: {type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        if model is None:
+            try:
+                pipeline, metadata = load_champion(store)
+            except (mlflow.exceptions.MlflowException, ModelNotInStore) as exc:
+                raise SystemExit(f"fma-pipeline: no champion model in {store.tracking_uri} "
+                                 f"(train first: fma-pipeline materialise); {str(exc).splitlines()[0]}")
+        else:
+            location = locate_model(store, model, trust=trust)
+            try:
+                info = mlflow.models.get_model_info(location)
+                pipeline, metadata = mlflow.sklearn.load_model(location), dict(info.metadata or {})
+            except Exception as exc:  # noqa: BLE001 - any failure to unpickle is one line for the user
+                raise SystemExit(f"fma-pipeline: cannot load the model {model}: {type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    except ModelLocationError as exc:
+        raise SystemExit(f"fma-pipeline: {exc}") from None
+    if not (hasattr(pipeline, "predict_proba") and hasattr(pipeline, "classes_")):
+        raise SystemExit(f"fma-pipeline: {model or 'the champion'} is not a fitted classifier "
+                         f"(it loaded as {type(pipeline).__name__}, with no predict_proba/classes_)")
+    return pipeline, metadata
 
 
 def _tag(args: argparse.Namespace, paths: list[Path]):

@@ -67,10 +67,37 @@ def test_the_entrypoint_refuses_the_example_env_naming_every_placeholder(tmp_pat
     ({"MLFLOW_ALLOWED_HOSTS": "*"}, "MLFLOW_ALLOWED_HOSTS allows every Host header"),
     ({"MLFLOW_ALLOWED_HOSTS": "mlflow:5000,*"}, "MLFLOW_ALLOWED_HOSTS allows every Host header"),
     ({"MLFLOW_ALLOWED_HOSTS": ""}, "MLFLOW_ALLOWED_HOSTS is not set"),
+    # #22.8: wildcard-only patterns, padded or with a port, open MLflow to every Host header too
+    ({"MLFLOW_ALLOWED_HOSTS": "*:5000"}, "MLFLOW_ALLOWED_HOSTS allows every Host header ('*:5000')"),
+    ({"MLFLOW_ALLOWED_HOSTS": " *"}, "MLFLOW_ALLOWED_HOSTS allows every Host header (' *')"),
+    ({"MLFLOW_ALLOWED_HOSTS": "**"}, "MLFLOW_ALLOWED_HOSTS allows every Host header ('**')"),
+    ({"MLFLOW_ALLOWED_HOSTS": "mlflow:5000, *.* ,[a-z]*:5000"}, "every Host header (' *.* ', '[a-z]*:5000')"),
+    ({"MLFLOW_ALLOWED_HOSTS": " , "}, "MLFLOW_ALLOWED_HOSTS is not set"),
+    # placeholders and well-known defaults in any case or punctuation; too few different characters
+    ({"POSTGRES_PASSWORD": "Change-Me-Please"}, "POSTGRES_PASSWORD is still the placeholder"),
+    ({"REDIS_PASSWORD": "CHANGE_ME_NOW_2024"}, "REDIS_PASSWORD is still the placeholder"),
+    ({"DAGSTER_POSTGRES_PASSWORD": "Password123456!"}, "DAGSTER_POSTGRES_PASSWORD is a well-known default"),
+    ({"POSTGRES_PASSWORD": "aaaaaaaaaaaaaaaa"}, "POSTGRES_PASSWORD has fewer than 6 different characters"),
+    # the password inside the backend store's URI is held to the same rules
+    ({"MLFLOW_BACKEND_STORE_URI": "postgresql+psycopg2://fma:short@postgres:5432/mlflow"},
+     "MLFLOW_BACKEND_STORE_URI carries a password that is shorter than 12 characters"),
+    ({"MLFLOW_BACKEND_STORE_URI": "postgresql://fma:Change-Me-Please@postgres/mlflow"},
+     "MLFLOW_BACKEND_STORE_URI carries a password that is still the placeholder"),
+    ({"MLFLOW_BACKEND_STORE_URI": "postgresql://fma@postgres:5432/mlflow"}, "MLFLOW_BACKEND_STORE_URI carries no password"),
 ])
 def test_the_entrypoint_refuses_each_weak_setting(tmp_path, change, complaint):
     out = entrypoint(filled(**change), tmp_path, "echo", "started")
     assert out.returncode == 78 and complaint in out.stderr and "started" not in out.stdout, out
+
+
+@pytest.mark.parametrize("change", [
+    {"MLFLOW_ALLOWED_HOSTS": "*.example.org,mlflow:*,127.0.0.1:5000,[::1]:5000, localhost:5000"},
+    {"MLFLOW_BACKEND_STORE_URI": f"postgresql+psycopg2://fma:{GOOD}@postgres:5432/mlflow?sslmode=require"},
+    {"POSTGRES_PASSWORD": "k7#Qm!2vR9&x"},  # 12 characters, punctuation allowed
+])
+def test_the_entrypoint_accepts_named_hosts_and_strong_passwords(tmp_path, change):
+    out = entrypoint(filled(**change), tmp_path, "check-secrets")
+    assert out.returncode == 0, out
 
 
 def test_the_entrypoint_starts_with_real_secrets_and_installs_the_team_dagster_yaml(tmp_path):

@@ -322,9 +322,152 @@ def load_champion(store: MlflowStore, registered_model: str = REGISTERED_MODEL):
     import mlflow
 
     store.activate()
-    uri = f"models:/{registered_model}@{CHAMPION_ALIAS}"
-    info = mlflow.models.get_model_info(uri)
-    return mlflow.sklearn.load_model(uri), dict(info.metadata or {})
+    location = locate_model(store, f"models:/{registered_model}@{CHAMPION_ALIAS}")
+    info = mlflow.models.get_model_info(location)
+    return mlflow.sklearn.load_model(location), dict(info.metadata or {})
+
+
+#: The URI schemes ``--model`` accepts; each must name a model of the data root's own store.
+MODEL_URI_FORMS = "models:/<name>@<alias>, models:/<name>/<version>, runs:/<run id>/<model name>"
+#: MLmodel flavour keys naming a file or folder (relative to the model folder) that loading reads
+#: or imports: a ``../`` in one of them escapes the folder without any symlink.
+_FLAVOUR_PATH_KEYS = ("pickled_model", "code", "data", "model_path")
+
+
+class ModelLocationError(ValueError):
+    """A ``--model`` is refused or cannot be found: one line saying which and why.
+
+    Parameters
+    ----------
+    *args
+        The message.
+    """
+
+
+class ModelNotInStore(ModelLocationError):
+    """A ``models:/`` or ``runs:/`` URI names nothing in the data root's store.
+
+    Parameters
+    ----------
+    *args
+        The message.
+    """
+
+
+def _registered_location(store: MlflowStore, uri: str) -> str:
+    """The artifact URI behind a ``models:/`` or ``runs:/`` URI, found in ``store`` only."""
+    import mlflow
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+    from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+
+    store.activate()
+    try:
+        if uri.startswith("models:/"):
+            return ModelsArtifactRepository.get_underlying_uri(uri)
+        run_id, name = RunsArtifactRepository.parse_runs_uri(uri)
+        client = mlflow.MlflowClient(store.tracking_uri)
+        run = client.get_run(run_id)
+        head, _, rest = (name or "").partition("/")
+        logged = [m for m in client.search_logged_models(experiment_ids=[run.info.experiment_id],
+                                                         filter_string=f"name = '{head}'")
+                  if m.source_run_id == run_id]  # MLflow 3 keeps a run's models apart from its artifacts
+        if logged:
+            return logged[0].artifact_location.rstrip("/") + (f"/{rest}" if rest else "")
+        return RunsArtifactRepository.get_underlying_uri(uri, store.tracking_uri)
+    except mlflow.exceptions.MlflowException as exc:
+        raise ModelNotInStore(f"{uri} is not a model of this data root's MLflow store "
+                                 f"({store.tracking_uri}): {str(exc).splitlines()[0]}") from None
+
+
+def files_outside(folder: Path, root: Path) -> list[tuple[Path, Path]]:
+    """``(path, where it really is)`` of each file or folder a model load may read that resolves
+    outside ``root``: the folder itself, everything under it (symlinks resolved, not followed into)
+    and the paths its ``MLmodel`` names.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        An MLflow model folder.
+    root : pathlib.Path
+        The folder every file must really be in (resolved here).
+
+    Returns
+    -------
+    list of tuple of (pathlib.Path, pathlib.Path)
+        Empty when every file is inside ``root``.
+    """
+    import os
+
+    import yaml
+
+    root = root.resolve()
+    named = [folder]
+    for dirpath, dirnames, filenames in os.walk(folder):  # a symlinked folder is listed, not entered
+        named += [Path(dirpath) / name for name in (*dirnames, *filenames)]
+    try:
+        flavours = (yaml.safe_load((folder / "MLmodel").read_text()) or {}).get("flavors") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        flavours = {}
+    for conf in flavours.values() if isinstance(flavours, dict) else ():
+        named += [folder / conf[k] for k in _FLAVOUR_PATH_KEYS if isinstance(conf, dict) and isinstance(conf.get(k), str)]
+    return [(path, path.resolve()) for path in named if not path.resolve().is_relative_to(root)]
+
+
+def locate_model(store: MlflowStore, model: str, *, trust: bool = False) -> str:
+    """Where to load ``model`` from, once trust is decided by where its files really are.
+
+    A model file is a pickle and runs code when loaded, so a model is loaded without
+    ``trust`` only when every file it is made of (symlinks resolved, and the files its
+    ``MLmodel`` names) is inside ``store.artifact_root``. ``model`` is a URI only in the
+    forms of :data:`MODEL_URI_FORMS`, looked up in ``store`` itself; any other string is a
+    path, however it is spelt (``x:/evil`` is the folder ``evil`` in a folder ``x:``). A
+    store whose artifacts are not local files (a team server) serves them itself: those
+    are trusted as the store is.
+
+    Parameters
+    ----------
+    store : MlflowStore
+        The data root's store.
+    model : str
+        A model folder or a URI of :data:`MODEL_URI_FORMS`.
+    trust : bool, default False
+        Load a folder from elsewhere (``--trust-model``): the user vouches for it.
+
+    Returns
+    -------
+    str
+        A resolved local model folder, or the URI of a remote store's artifacts.
+
+    Raises
+    ------
+    ModelLocationError
+        When the model is not found, not an MLflow model folder, or refused.
+    """
+    from urllib.parse import urlsplit
+
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    if urlsplit(model).scheme in ("models", "runs"):
+        location = _registered_location(store, model)
+        if urlsplit(location).scheme not in ("", "file"):
+            return location
+        folder = Path(local_file_uri_to_path(location))
+    else:
+        folder = Path(model)
+        if not folder.exists():
+            raise ModelLocationError(f"{model}: no such model folder (a URI must be one of {MODEL_URI_FORMS})")
+    folder = folder.resolve()
+    if not (folder / "MLmodel").is_file():
+        raise ModelLocationError(f"{model} is not an MLflow model folder (no MLmodel file)")
+    outside = [] if trust else files_outside(folder, store.artifact_root)
+    if outside:
+        path, real = outside[0]
+        what = "it" if path == folder else f"its {path.relative_to(folder)} (really {real})"
+        raise ModelLocationError(
+            f"refusing to load {model}: model files are pickles that run code when loaded, and {what} "
+            f"lies outside the data root's MLflow store ({store.artifact_root}); "
+            "pass --trust-model if you trust where it came from")
+    return str(folder)
 
 
 def dump_json(data: dict) -> str:

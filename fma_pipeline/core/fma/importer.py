@@ -36,11 +36,29 @@ rows only: another collection's file at the same relative path counts as already
 
 Nothing is written outside the data root: targets are built from track ids only,
 and source symlinks that loop or point at non-files are reported, not followed.
+
+One import at a time per data root, and a killed import is finished by the next one. An
+import holds an exclusive lock (``fma_metadata/.import.lock``, :mod:`~fma_pipeline.core.locking`;
+a second import waits, then sees the first one's rows). Before it copies anything it writes
+a journal (``fma_metadata/.import-journal.jsonl``, atomically): every planned track id with
+its source hash, target and ``tracks.csv`` row. Each copy is written under a temporary name,
+hashed, recorded in the journal (one appended line), then renamed into place; ``tracks.csv``,
+``genres.csv`` and the manifest are then written (each atomically) and the journal removed.
+The next import, before anything else, reads a journal left behind by a killed one: a
+planned track whose row is in ``tracks.csv`` gets its manifest row; one whose copy is on
+disk with the hash its journal line records gets its rows (finished); a copy whose bytes
+differ from its line is removed, as are temporary files (undone). A file at a planned target
+without a journal line was not written by the import (the line precedes the rename) and is
+left alone. So no audio file is left without its ``tracks.csv`` row, and no row points at
+other audio.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 import shutil
 import unicodedata
 from collections.abc import Callable
@@ -53,11 +71,16 @@ import pandas as pd
 from fma_pipeline.core.fma.genres import known_genres
 from fma_pipeline.core.fma.layout import AUDIO_EXTENSIONS, audio_path, find_audio_dir, track_id_from_path
 from fma_pipeline.core.fma.metadata import read_genres, read_tracks, write_genres_csv, write_tracks_csv
+from fma_pipeline.core.locking import exclusive_lock
 from fma_pipeline.core.storage import atomic_path
 
 LAYOUTS = ("genre-folders", "filename-prefix")
 FIRST_NEW_GENRE_ID = 100_000
 MANIFEST = "imported.csv"
+#: Held for a whole import: one import at a time per data root.
+IMPORT_LOCK = ".import.lock"
+#: What an import in progress plans and has written; left behind only by a killed import.
+JOURNAL = ".import-journal.jsonl"
 
 
 @dataclass
@@ -74,12 +97,18 @@ class ImportReport:
         ``(path, reason)`` of each file not imported.
     genres : dict of str to str, default {}
         Source label -> the genre title it was given.
+    finished : int, default 0
+        Tracks of a killed earlier import that this one committed (their copies were complete).
+    undone : int, default 0
+        Files of a killed earlier import that this one removed (incomplete copies, temporary files).
     """
 
     imported: int = 0
     already: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     genres: dict[str, str] = field(default_factory=dict)  # source label -> genre title
+    finished: int = 0
+    undone: int = 0
 
 
 def normalise(name: str) -> str:
@@ -193,13 +222,16 @@ def _source_files(src: Path, report: ImportReport) -> list[Path]:
 
 
 def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", *,
-                      to_mp3: bool = False, progress: Callable[[int], None] | None = None) -> ImportReport:
+                      to_mp3: bool = False, progress: Callable[[int], None] | None = None,
+                      log: Callable[[str], None] | None = None) -> ImportReport:
     """Import ``src`` into the data root; see the module docstring.
 
-    Files whose bytes are already in the manifest count as ``already``; a new file takes
-    the lowest id above every id in ``tracks.csv`` and every audio file on disk, and never
-    replaces a file. Unreadable files and labels with no letters or digits are reported in
-    ``skipped``; the metadata and manifest are written once, at the end.
+    Holds the data root's import lock throughout and first finishes or undoes an import
+    that was killed (see the module docstring). Files whose bytes are already in the
+    manifest count as ``already``; a new file takes the lowest id above every id in
+    ``tracks.csv`` and every audio file on disk, and never replaces a file. Unreadable
+    files and labels with no letters or digits are reported in ``skipped``; the metadata
+    and manifest are written once, at the end.
 
     Parameters
     ----------
@@ -213,6 +245,8 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
         Convert every file to MP3 instead of copying its bytes.
     progress : Callable[[int], None] or None, default None
         Called with 1 after each imported file.
+    log : Callable[[str], None] or None, default None
+        Told when another import holds the lock (this one waits) and when it is acquired.
 
     Returns
     -------
@@ -231,19 +265,34 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
     if not src.is_dir():
         raise FileNotFoundError(f"source folder not found: {src}")
     meta_dir = data_dir / "fma_metadata"
+    with exclusive_lock(meta_dir / IMPORT_LOCK, log=log):
+        report = ImportReport()
+        report.finished, report.undone = recover_import(data_dir)
+        plan, genres = _plan(src, data_dir, layout, to_mp3, report)
+        if plan:
+            report.skipped += _run_plan(plan, genres, data_dir, progress)
+            report.imported, _ = _commit_journal(data_dir)
+        return report
+
+
+def _audio_dir(data_dir: Path) -> Path:
     audio_dir = find_audio_dir(data_dir)
-    if not audio_dir.exists():
-        audio_dir = data_dir / "fma_large"
+    return audio_dir if audio_dir.exists() else data_dir / "fma_large"
+
+
+def _plan(src: Path, data_dir: Path, layout: str, to_mp3: bool,
+          report: ImportReport) -> tuple[list[dict], pd.DataFrame]:
+    """Each new file's journal entry (id, hashes, target, row) and the genre table with new genres."""
+    meta_dir = data_dir / "fma_metadata"
+    audio_dir = _audio_dir(data_dir)
     subset = audio_dir.name.removeprefix("fma_").replace("full", "large")
     tracks = read_tracks(meta_dir / "tracks.csv") if (meta_dir / "tracks.csv").is_file() else None
-    manifest_path = meta_dir / MANIFEST
-    manifest, seen, by_path = _read_manifest(manifest_path, audio_dir)
+    _, seen, by_path = _read_manifest(meta_dir / MANIFEST, audio_dir)
     genres = _genre_table(meta_dir)
     by_key = {normalise(t): int(i) for i, t in genres["title"].items()}
-    report = ImportReport()
     used = _ids_on_disk(data_dir) | (set() if tracks is None else {int(t) for t in tracks.index})
     next_id = max(used, default=1) + 1
-    rows, new_manifest = [], []
+    plan = []
     for path in _source_files(src, report):
         key = str(path.relative_to(src))
         try:
@@ -271,30 +320,124 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
         while next_id in used or any(audio_path(audio_dir, next_id).parent.glob(f"{next_id:06d}.*")):
             next_id += 1  # never overwrite a file, whatever its extension
         target = audio_path(audio_dir, next_id, ".mp3" if to_mp3 else path.suffix.lower())
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            _copy_audio(path, target, to_mp3)
-        except Exception as exc:  # noqa: BLE001 - one bad source file never stops the import
-            report.skipped.append((key, f"cannot import: {str(exc).splitlines()[0][:160]}"))
-            continue
-        ancestors = read_path_to_root(genres, gid)
         # the label's own genre is the class, even an FMA sub-genre (GTZAN's metal stays Metal, not
         # Rock: a collection's labels are what its user wants to tell apart); genres_all holds the root
-        rows.append({"track_id": next_id, "genre_top": title, "genres": [gid],
-                     "genres_all": sorted(ancestors), "title": path.stem, "subset": subset})
-        new_manifest.append({"sha1": digest, "collection": str(src), "source": key, "track_id": next_id})
+        plan.append({"track_id": next_id, "source_path": str(path), "to_mp3": to_mp3,
+                     "target": str(target.relative_to(data_dir)),
+                     "row": {"genre_top": title, "genres": [gid], "genres_all": sorted(read_path_to_root(genres, gid)),
+                             "title": path.stem, "subset": subset},
+                     "manifest": {"sha1": digest, "collection": str(src), "source": key}})
         seen.add(digest)
         used.add(next_id)
         next_id += 1
-        report.imported += 1
-        if progress:
-            progress(1)
+    return plan, genres
+
+
+def _run_plan(plan: list[dict], genres: pd.DataFrame, data_dir: Path,
+              progress: Callable[[int], None] | None) -> list[tuple[str, str]]:
+    """Write the journal, then each copy: temporary name, hash, journal line, rename.
+    Returns ``(source, reason)`` of each file that could not be copied."""
+    journal = data_dir / "fma_metadata" / JOURNAL
+    new_genres = genres[genres.index >= FIRST_NEW_GENRE_ID].reset_index(names="genre_id")
+    header = {"entries": plan, "genres": json.loads(new_genres.to_json(orient="records"))}
+    with atomic_path(journal) as tmp:
+        tmp.write_text(json.dumps(header) + "\n")
+    failures = []
+    with open(journal, "a") as lines:
+        for entry in plan:
+            target = data_dir / entry["target"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with atomic_path(target) as tmp:
+                    _copy_audio(Path(entry["source_path"]), tmp, entry["to_mp3"])
+                    # the line precedes the rename: a file at a target without one is not this import's
+                    lines.write(json.dumps({"done": entry["track_id"], "sha1": content_hash(tmp)}) + "\n")
+                    lines.flush()
+                    os.fsync(lines.fileno())
+            except Exception as exc:  # noqa: BLE001 - one bad source file never stops the import
+                failures.append((entry["manifest"]["source"], f"cannot import: {str(exc).splitlines()[0][:160]}"))
+                continue
+            if progress:
+                progress(1)
+    return failures
+
+
+def _read_journal(path: Path) -> tuple[dict, dict[int, str]]:
+    """The journal's header and ``{track_id: sha1}`` of the copies written; a line cut short by a
+    kill is ignored."""
+    text = path.read_text().splitlines()
+    header = json.loads(text[0])
+    done = {}
+    for line in text[1:]:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            record = json.loads(line)
+            done[int(record["done"])] = str(record["sha1"])
+    return header, done
+
+
+def _commit_journal(data_dir: Path) -> tuple[int, int]:
+    """Commit every journal entry whose copy is on disk as recorded; remove its other copies and
+    temporary files; remove the journal. Returns (tracks committed, files removed)."""
+    meta_dir = data_dir / "fma_metadata"
+    audio_dir = _audio_dir(data_dir)
+    journal = meta_dir / JOURNAL
+    try:
+        header, done = _read_journal(journal)
+    except (OSError, ValueError, IndexError):  # no journal, or an unreadable one (its writes are atomic)
+        with contextlib.suppress(FileNotFoundError):
+            journal.unlink()
+        return 0, 0
+    tracks = read_tracks(meta_dir / "tracks.csv") if (meta_dir / "tracks.csv").is_file() else None
+    committed = set() if tracks is None else {int(t) for t in tracks.index}
+    rows, manifest_rows, removed = [], [], 0
+    for entry in header["entries"]:
+        track_id, target = int(entry["track_id"]), data_dir / entry["target"]
+        for stale in target.parent.glob(f".tmp-*-{target.name}"):  # a killed copy; only imports write these
+            stale.unlink(missing_ok=True)
+            removed += 1
+        if track_id in committed:  # killed between tracks.csv and the manifest
+            manifest_rows.append({**entry["manifest"], "track_id": track_id})
+        elif track_id in done and target.is_file() and content_hash(target) == done[track_id]:
+            rows.append({"track_id": track_id, **entry["row"]})
+            manifest_rows.append({**entry["manifest"], "track_id": track_id})
+        elif track_id in done and target.exists():
+            target.unlink()  # this import's copy, not as recorded (a crash mid-write): undone
+            removed += 1
+    genres = _genre_table(meta_dir)
+    for genre in header["genres"]:  # genres this import added; absent if it was killed before committing
+        gid = int(genre.pop("genre_id"))
+        if gid not in genres.index:
+            genres.loc[gid] = genre
     if rows:
         _write_metadata(tracks, rows, genres, meta_dir)
-        manifest = pd.concat([manifest, pd.DataFrame(new_manifest)], ignore_index=True)
-        with atomic_path(manifest_path) as tmp:
-            manifest.to_csv(tmp, index=False)
-    return report
+    if manifest_rows:
+        manifest, _, _ = _read_manifest(meta_dir / MANIFEST, audio_dir)
+        new = pd.DataFrame(manifest_rows)
+        new = new[~new["track_id"].isin(manifest["track_id"])]
+        if len(new):
+            with atomic_path(meta_dir / MANIFEST) as tmp:
+                pd.concat([manifest, new], ignore_index=True).to_csv(tmp, index=False)
+    journal.unlink()
+    return len(rows), removed
+
+
+def recover_import(data_dir: Path) -> tuple[int, int]:
+    """Finish or undo an import killed in this data root (see the module docstring); call it with
+    the import lock held (:func:`import_collection` does).
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The data root.
+
+    Returns
+    -------
+    finished : int
+        Tracks whose complete copies were committed (rows in ``tracks.csv`` and the manifest).
+    undone : int
+        Files removed: temporary copies, and copies whose bytes differ from the journal.
+    """
+    return _commit_journal(Path(data_dir).resolve())
 
 
 def read_path_to_root(genres: pd.DataFrame, gid: int) -> list[int]:
@@ -349,3 +492,69 @@ def _write_metadata(tracks: pd.DataFrame | None, rows: list[dict], genres: pd.Da
     meta_dir.mkdir(parents=True, exist_ok=True)
     write_genres_csv(genres, meta_dir / "genres.csv")
     write_tracks_csv(new, meta_dir / "tracks.csv")
+
+
+def audit_imports(data_dir: Path) -> dict[str, list]:
+    """Check an imported data root against its manifest: what a killed or concurrent import
+    must never leave behind once the next import has run.
+
+    Each track row's audio file must be its own source's: a byte copy has the SHA-1 its
+    manifest row records; an MP3 made by ``--to-mp3`` has the bytes that converting that
+    source gives again (libsndfile's encoder is deterministic). Used by the tests and by
+    ``bench/soak.py``.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        An imported data root.
+
+    Returns
+    -------
+    dict of str to list
+        ``files_without_row`` and ``rows_without_file`` (track ids), ``duplicate_rows`` (track
+        ids twice in tracks.csv or the manifest, bytes imported twice), ``not_its_audio``
+        (track ids whose file is not their source's), ``no_manifest_row`` (track ids), and
+        ``pending`` (a journal left by a killed import, finished by the next one).
+    """
+    import tempfile
+
+    data_dir = Path(data_dir).resolve()
+    meta_dir = data_dir / "fma_metadata"
+    files: dict[int, list[Path]] = {}
+    for path in data_dir.glob("fma_*/[0-9][0-9][0-9]/*"):
+        track_id = track_id_from_path(path)
+        if path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".") and track_id is not None:
+            files.setdefault(track_id, []).append(path)
+    tracks = read_tracks(meta_dir / "tracks.csv") if (meta_dir / "tracks.csv").is_file() else None
+    rows = [] if tracks is None else [int(t) for t in tracks.index]
+    manifest = pd.read_csv(meta_dir / MANIFEST) if (meta_dir / MANIFEST).is_file() else pd.DataFrame(
+        {"sha1": [], "collection": [], "source": [], "track_id": []})
+    out: dict[str, list] = {
+        "files_without_row": sorted(set(files) - set(rows)),
+        "rows_without_file": sorted(set(rows) - set(files)),
+        "duplicate_rows": sorted({*pd.Index(rows)[pd.Index(rows).duplicated()],
+                                  *manifest["track_id"][manifest["track_id"].duplicated()],
+                                  *manifest["track_id"][manifest["sha1"].duplicated()]}),
+        "not_its_audio": [], "no_manifest_row": [],
+        "pending": [str(meta_dir / JOURNAL)] if (meta_dir / JOURNAL).exists() else [],
+    }
+    by_id = manifest.drop_duplicates("track_id").set_index("track_id")
+    with tempfile.TemporaryDirectory() as tmp:
+        for track_id in sorted(set(rows) & set(files)):
+            if track_id not in by_id.index:
+                out["no_manifest_row"].append(track_id)
+                continue
+            entry = by_id.loc[track_id]
+            path = files[track_id][0]
+            if path.suffix.lower() == ".mp3" and not str(entry["source"]).lower().endswith(".mp3"):
+                expected = Path(tmp) / f"{track_id}.mp3"  # converted: convert the source again
+                try:
+                    _copy_audio(Path(entry["collection"]) / entry["source"], expected, True)
+                    digest = content_hash(expected)
+                except Exception:  # noqa: BLE001 - a source gone since: cannot tell
+                    continue
+            else:
+                digest = entry["sha1"]
+            if len(files[track_id]) > 1 or content_hash(path) != digest:
+                out["not_its_audio"].append(track_id)
+    return out
