@@ -420,10 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # The extraction workers run with the project's glibc malloc settings (set in their
-    # environment by extraction.configure_process_env); they are read at process start,
+    # environment by file_worker.configure_process_env); they are read at process start,
     # so re-run this process under them too: the one-core and workers=1 figures (measured
     # here) then use the same allocator as the pool's workers.
-    from fma_pipeline.core.audio.extraction import _MALLOC_VARS
+    from fma_pipeline.core.audio.file_worker import _MALLOC_VARS
 
     if argv is None and any(os.environ.get(k) != v for k, v in _MALLOC_VARS.items()):
         os.environ.update(_MALLOC_VARS)

@@ -14,7 +14,7 @@ from fma_pipeline.core.learning.families import FAMILY_SETS
 from fma_pipeline.core.learning.models import SEGMENT_FAMILIES
 from fma_pipeline.core.fma.layout import FOLDERS
 from fma_pipeline.core.storage import read_parquet, write_parquet
-from fma_pipeline.core.tracking import MlflowStore
+from fma_pipeline.core.catalogue import DataRoot
 from fma_pipeline.definitions import defs, resources
 from fma_pipeline.orchestration.assets.features import folder_features, track_features
 from fma_pipeline.orchestration.resources import Extraction, FmaData
@@ -75,7 +75,7 @@ def test_matrices_and_classifiers(pipeline_run):
 
 def test_mlflow_has_a_run_per_model_and_a_champion(pipeline_run):
     root, *_ = pipeline_run
-    store = MlflowStore.under(root)
+    store = DataRoot(root).mlflow_store()
     store.activate()
     runs = mlflow.search_runs(experiment_names=["fma-genre-classification"])
     parents = runs[runs["tags.mlflow.runName"].str.startswith("genre_classifiers")]
@@ -119,7 +119,7 @@ def test_segment_features_come_from_the_same_extraction_and_are_compared(pipelin
     levels = read_parquet(root / "pipeline" / "level_comparison.parquet")
     assert sorted(levels["level"]) == ["clip", "segment"]
     assert levels["cv_macro_f1"].is_monotonic_decreasing  # the winner, by training CV, first
-    store = MlflowStore.under(root)
+    store = DataRoot(root).mlflow_store()
     store.activate()
     version = mlflow.MlflowClient().get_model_version_by_alias("fma-genre-classifier", "champion")
     parent = mlflow.get_run(mlflow.get_run(version.run_id).data.tags["mlflow.parentRunId"])
@@ -137,7 +137,7 @@ def test_a_segment_champion_predicts_with_its_own_windows_and_vote(pipeline_run,
     from fma_pipeline.core.audio.tagging import TagSettings, file_features, tag_files
 
     root, *_ = pipeline_run
-    MlflowStore.under(root).activate()
+    DataRoot(root).mlflow_store().activate()
     runs = mlflow.search_runs(experiment_names=["fma-genre-classification"])
     parents = runs.loc[runs["tags.mlflow.runName"].str.startswith("segment_classifiers"), "run_id"]
     best = runs[runs["tags.mlflow.parentRunId"].isin(parents) & (runs["tags.champion"] == "true")].iloc[0]
@@ -188,7 +188,7 @@ def test_mlflow_opens_on_training_runs_and_the_demo_links_the_champions_run(pipe
     from fma_pipeline.core.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 
     root, *_ = pipeline_run
-    MlflowStore.under(root).activate()
+    DataRoot(root).mlflow_store().activate()
     for name in ("fma-genre-classification", "fma-genre-clusters"):
         assert mlflow.get_experiment_by_name(name).tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND  # not GenAI
     url = champion_run_url(root)

@@ -53,9 +53,10 @@ def test_predict_a_held_out_clip(trained_root, gtzan_dir, capsys):
 
 
 def test_the_registered_champion_is_calibrated_on_held_out_folds(trained_root):
-    from fma_pipeline.core.tracking import MlflowStore, load_champion
+    from fma_pipeline.core.catalogue import DataRoot
+    from fma_pipeline.core.tracking import load_champion
 
-    model, _ = load_champion(MlflowStore.under(trained_root))
+    model, _ = load_champion(DataRoot(trained_root).mlflow_store())
     assert type(model).__name__ == "GuardedClassifier"  # the champion and its novelty guard, stored together
     calibrated = model.classifier
     assert type(calibrated).__name__ == "CalibratedClassifierCV" and calibrated.method == "temperature"

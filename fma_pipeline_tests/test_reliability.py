@@ -414,7 +414,9 @@ def test_locked_mlflow_sqlite_store_fails_within_a_bounded_time(tmp_path, monkey
     with sqlite3.connect(db) as connection:
         connection.execute("CREATE TABLE experiments (experiment_id INTEGER)")
     monkeypatch.setattr(tracking, "STORE_TIMEOUT", 2.0)
-    store = tracking.MlflowStore.under(tmp_path)
+    from fma_pipeline.core.catalogue import DataRoot
+
+    store = DataRoot(tmp_path).mlflow_store()
     with _exclusive_sqlite_transaction(db):
         started = time.monotonic()
         with pytest.raises(tracking.TrackingStoreError, match=r"mlflow\.db is locked by another process"):

@@ -15,7 +15,7 @@ from fma_pipeline.core.learning.subgenre_training import (FLAT, HIERARCHICAL, TA
 from fma_pipeline.core.fma.metadata import read_genres
 from fma_pipeline.core.storage import read_parquet
 from fma_pipeline.core.fma.subgenres import derive_subgenres, fold_small
-from fma_pipeline.core.tracking import MlflowStore
+from fma_pipeline.core.catalogue import DataRoot
 from fma_pipeline.orchestration.assets.clusters import genre_clusters
 from fma_pipeline.orchestration.assets.subgenres import subgenre_classifiers
 from fma_pipeline.orchestration.resources import FmaData
@@ -136,7 +136,7 @@ def test_new_assets_materialise_on_the_tiny_sample(new_assets_run):
     assert list(table.columns) == TABLE_COLUMNS  # may be empty: 4 tracks per genre is too few to learn
     meta = result.asset_materializations_for_node("subgenre_classifiers")[0].metadata
     assert "scores" in meta and ("note" in meta) == table.empty
-    store = MlflowStore.under(root)
+    store = DataRoot(root).mlflow_store()
     store.activate("fma-genre-clusters")
     runs = mlflow.search_runs(experiment_names=["fma-genre-clusters"])
     assert (runs["tags.mlflow.parentRunId"].notna()).sum() == 6  # 3 methods x 2 branches
@@ -159,7 +159,7 @@ def test_subgenre_classifiers_asset_logs_a_child_run_per_classifier(tmp_path):
     assert result.success
     table = read_parquet(tmp_path / "pipeline" / "subgenre_scores.parquet")
     assert len(table) == 5 and (table["accuracy"] == 1.0).all()
-    MlflowStore.under(tmp_path).activate("fma-subgenre-classification")
+    DataRoot(tmp_path).mlflow_store().activate("fma-subgenre-classification")
     runs = mlflow.search_runs(experiment_names=["fma-subgenre-classification"])
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert set(children["tags.mlflow.runName"]) == {"Jazz", "Rock", TOP, FLAT, HIERARCHICAL}

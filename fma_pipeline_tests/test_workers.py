@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from fma_pipeline.core.audio import extraction
+from fma_pipeline.core.audio import extraction, file_worker
 from fma_pipeline.core.audio.extraction import ExtractionSettings, extract_folders
 
 SR = 22_050
@@ -63,7 +63,7 @@ def test_workers_die_when_only_the_process_that_made_the_pool_is_killed(tmp_path
 def _stall_in_c_for_file_3() -> None:
     """Pool initializer: ``decode`` of 000003 blocks with SIGALRM blocked, as a decoder stuck in
     C code that never returns to Python would, so that only the pool's kill can end it."""
-    original = extraction.decode
+    original = file_worker.decode
 
     def decode(path, *args, **kwargs):
         if Path(path).name.startswith("000003"):
@@ -71,19 +71,19 @@ def _stall_in_c_for_file_3() -> None:
             time.sleep(3600)
         return original(path, *args, **kwargs)
 
-    extraction.decode = decode
+    file_worker.decode = decode
 
 
 def _stall_in_python_for_file_3() -> None:
     """Pool initializer: ``decode`` of 000003 sleeps (interruptible): the worker's alarm ends it."""
-    original = extraction.decode
+    original = file_worker.decode
 
     def decode(path, *args, **kwargs):
         if Path(path).name.startswith("000003"):
             time.sleep(3600)
         return original(path, *args, **kwargs)
 
-    extraction.decode = decode
+    file_worker.decode = decode
 
 
 @pytest.fixture

@@ -47,25 +47,6 @@ class MlflowStore:
     artifact_root: Path
     experiment: str = "fma-genre-classification"
 
-    @classmethod
-    def under(cls, data_dir: Path, experiment: str = "fma-genre-classification") -> "MlflowStore":
-        """The store of data root ``data_dir`` (see ``catalogue.DataRoot.mlflow_store``).
-
-        Parameters
-        ----------
-        data_dir : pathlib.Path
-            The data root.
-        experiment : str, default 'fma-genre-classification'
-            Default experiment name.
-
-        Returns
-        -------
-        MlflowStore
-        """
-        from fma_pipeline.core.catalogue import DataRoot
-
-        return DataRoot(Path(data_dir)).mlflow_store(experiment)
-
     def activate(self, experiment: str | None = None) -> str:
         """Point MLflow at this store; create the experiment if needed; return its id.
 
@@ -184,12 +165,14 @@ def _log_table(frame: pd.DataFrame, name: str, folder: Path) -> None:
 
 
 def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
-                 run_name: str, params: dict, model_metadata: dict,
+                 champion, comparison: pd.DataFrame, run_name: str, params: dict, model_metadata: dict,
                  register: bool = True, experiment: str | None = None,
                  registered_model: str = REGISTERED_MODEL) -> dict:
     """Log one parent run with a child run per trained model; register the champion.
 
-    ``models`` are :class:`fma_pipeline.core.learning.training.TrainedModel`. Returns
+    ``models`` are :class:`fma_pipeline.core.learning.training.TrainedModel`; the caller says
+    which is the champion and gives the comparison table, so tracking does not depend on how
+    the learning core chooses or compares. Returns
     ``{'parent_run_id', 'runs': {key: run_id}, 'champion': key, 'version': str|None}``.
 
     Parameters
@@ -197,7 +180,11 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
     store : MlflowStore
         Where to log.
     models : list
-        The trained models; the champion is chosen among them.
+        The trained models.
+    champion : TrainedModel
+        The one of ``models`` to tag as champion and register.
+    comparison : pandas.DataFrame
+        The models side by side, logged as ``comparison.csv`` with the parent run.
     X_example : pandas.DataFrame
         Feature rows; the first three are each model's input example and signature.
     run_name : str
@@ -228,17 +215,16 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
     from mlflow.models import infer_signature
 
     from fma_pipeline.core.learning.plots import confusion_png
-    from fma_pipeline.core.learning.training import champion, comparison_table
 
     store.activate(experiment)
-    best = champion(models)
+    best = champion
     out: dict = {"runs": {}, "champion": best.key, "version": None}
     example = X_example.head(3).reset_index(drop=True)  # window tables have a (track_id, segment) index
     with tempfile.TemporaryDirectory() as tmp_name, mlflow.start_run(run_name=run_name) as parent:
         tmp = Path(tmp_name)
         out["parent_run_id"] = parent.info.run_id
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        _log_table(comparison_table(models), "comparison.csv", tmp)
+        _log_table(comparison, "comparison.csv", tmp)
         mlflow.log_dict(model_metadata, "feature_config.json")
         champion_info = None
         for trained in models:

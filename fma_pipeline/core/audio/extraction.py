@@ -33,11 +33,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import functools
-import hashlib
 import os
-import signal
 import stat
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -46,12 +43,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.audio.decode import DEFAULT_SR, AudioError, AudioLimits, decode
-from fma_pipeline.core.audio.features import FeatureConfig, feature_columns, frame_series, summarise
-from fma_pipeline.core.audio.windows import SegmentConfig, empty_segments, segment_frame, segment_rows
+from fma_pipeline.core.audio.decode import DEFAULT_SR, AudioLimits
+from fma_pipeline.core.audio.features import FeatureConfig, feature_columns
+from fma_pipeline.core.audio.windows import SegmentConfig, empty_segments, segment_frame
 from fma_pipeline.core.fma.layout import list_audio_files, track_id_from_path
+from fma_pipeline.core.audio.file_worker import _file_kind, configure_process_env, file_digest
+from fma_pipeline.core.audio.file_worker import extract_file as _extract_file
 from fma_pipeline.core.audio.warmup import compile_lock, warm_numba_cache
-from fma_pipeline.core.audio.workers import kill_workers, single_threaded_env, worker_pool
+from fma_pipeline.core.audio.workers import kill_workers, worker_pool
 
 FILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("file", "name", ""), ("file", "size", ""), ("file", "mtime_ns", ""), ("file", "blake2b", ""),
@@ -63,9 +62,6 @@ SECONDS_COLUMN = FILE_COLUMNS[4]
 ERROR_COLUMNS: tuple[str, ...] = (
     "track_id", "folder", "name", "path", "reason", "exception_class", "at", "size", "mtime_ns",
 )
-#: glibc malloc settings measured to cut system time by ~13 % for this workload.
-_MALLOC_VARS = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "268435456",
-                "MALLOC_TOP_PAD_": "67108864"}
 #: Below this many files to decode, a pool's start-up costs more than it saves.
 _MIN_FILES_FOR_POOL = 3
 
@@ -194,28 +190,6 @@ def empty_errors() -> pd.DataFrame:
     return frame.astype({"size": np.int64, "mtime_ns": np.int64, "track_id": "Int64"})
 
 
-def file_digest(path: Path) -> str:
-    """Content hash used to recognise an unchanged file whose mtime moved.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file to hash.
-
-    Returns
-    -------
-    str
-        The first 32 hex digits of its BLAKE2b digest.
-
-    Raises
-    ------
-    OSError
-        When the file cannot be read.
-    """
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
-
-
 @dataclass
 class _Task:
     folder: str
@@ -329,97 +303,8 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
 
 
 #: A worker that has not answered ``file_timeout`` plus this many seconds after its last
-#: answer is killed: its own alarm (see :func:`_time_limit`) did not fire in stalled C code.
+#: answer is killed: its own alarm (see :class:`~fma_pipeline.core.audio.file_worker._time_limit`) did not fire in stalled C code.
 KILL_GRACE_SECONDS = 30.0
-
-
-def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-             (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "directory"))
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
-
-
-class FileTimeout(Exception):
-    """One file took longer than ``ExtractionSettings.file_timeout``.
-
-    Parameters
-    ----------
-    message : str
-        What took too long; becomes the file's error reason.
-    """
-
-
-class _time_limit:
-    """Raise :class:`FileTimeout` in this thread after ``seconds`` (SIGALRM; only in a main
-    thread, as pool workers and the CLI are; elsewhere the pool's kill is the only limit)."""
-
-    def __init__(self, seconds: float | None):
-        self.seconds = seconds if seconds and threading.current_thread() is threading.main_thread() \
-            and hasattr(signal, "setitimer") else None
-
-    def _alarm(self, signum, frame):
-        raise FileTimeout(f"took longer than {self.seconds:g} s (stalled decode?)")
-
-    def __enter__(self):
-        if self.seconds:
-            self.previous = signal.signal(signal.SIGALRM, self._alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return self
-
-    def __exit__(self, *exc):
-        if self.seconds:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-        return False
-
-
-def _extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
-                  segments: SegmentConfig | None = None,
-                  timeout: float | None = None) -> tuple[bool, np.ndarray | None, str, str, float]:
-    """Worker body: ``(ok, rows, digest_or_reason, exception_class, seconds)``; never raises.
-
-    ``rows`` is ``(1 + n_windows, 708)``: the clip's statistics, then each window's;
-    ``seconds`` the duration analysed. ``timeout`` bounds the whole file (see :class:`_time_limit`).
-    """
-    try:
-        with _time_limit(timeout):
-            if not stat.S_ISREG(os.stat(path).st_mode):  # checked again: it may have changed since planning
-                return False, None, f"not a regular file ({_file_kind(os.stat(path).st_mode)})", "NotARegularFile", 0.0
-            digest = file_digest(Path(path))
-            y = decode(path, sr=features.sr, limits=limits)
-            series = frame_series(y, features)
-            rows = summarise(series)[np.newaxis]
-            if segments is not None:
-                rows = np.concatenate([rows, segment_rows(series, segments, features)])
-        if not np.isfinite(rows).all():
-            return False, None, "features are not finite (degenerate audio)", "FeatureError", 0.0
-        return True, rows, digest, "", len(y) / features.sr
-    except FileTimeout as exc:
-        return False, None, str(exc), "Timeout", 0.0
-    except AudioError as exc:
-        return False, None, exc.reason, exc.exception_class, 0.0
-    except OSError as exc:
-        return False, None, f"cannot read file: {exc.strerror or exc}", type(exc).__name__, 0.0
-    except Exception as exc:  # noqa: BLE001 - any decoder/feature failure is one file's problem
-        reason = f"extraction failed: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-        return False, None, reason, type(exc).__name__, 0.0
-
-
-def configure_process_env(settings: ExtractionSettings) -> None:
-    """Environment that worker processes inherit: single-threaded BLAS, numba disk cache.
-
-    Parameters
-    ----------
-    settings : ExtractionSettings
-        Its ``numba_cache_dir`` (when set) is created and becomes ``NUMBA_CACHE_DIR``
-        unless that is already set.
-    """
-    single_threaded_env()
-    for var, value in _MALLOC_VARS.items():
-        os.environ.setdefault(var, value)
-    if settings.numba_cache_dir is not None:
-        Path(settings.numba_cache_dir).mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.numba_cache_dir))
 
 
 def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,

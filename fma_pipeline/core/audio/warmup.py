@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fma_pipeline.core.audio.file_worker import configure_process_env
 from fma_pipeline.core.locking import exclusive_lock
 
 
@@ -67,7 +68,7 @@ def compile_lock(settings, log: Callable[[str], None] | None = None) -> contextl
 def _warm_once(settings) -> tuple[bool, str]:
     import soundfile as sf
 
-    from fma_pipeline.core.audio.extraction import _extract_file
+    from fma_pipeline.core.audio.file_worker import extract_file
     from fma_pipeline.core.audio.workers import worker_pool
 
     sr = settings.features.sr
@@ -81,7 +82,7 @@ def _warm_once(settings) -> tuple[bool, str]:
         sf.write(path, y, sr)
         with worker_pool(1) as pool:
             try:
-                ok, _, info, *_ = pool.submit(_extract_file, str(path), settings.features, settings.limits).result()
+                ok, _, info, *_ = pool.submit(extract_file, str(path), settings.features, settings.limits).result()
             except cf.process.BrokenProcessPool:
                 return False, "the warm-up worker crashed"
     return ok, info
@@ -104,8 +105,6 @@ def warm_numba_cache(settings, log: Callable[[str], None] | None = None) -> bool
     bool
         False when the cache stayed unusable after clearing it and compiling twice.
     """
-    from fma_pipeline.core.audio.extraction import configure_process_env
-
     if settings.numba_cache_dir is None or settings.n_workers == 1:
         return True
     configure_process_env(settings)  # the folder the pool's workers will use (an env value wins)

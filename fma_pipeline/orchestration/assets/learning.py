@@ -45,7 +45,8 @@ def _train_and_log(context: dg.AssetExecutionContext, console: Console, X, label
         best = champion(models)
         served = guard_champion(calibrate(best, X, labels, training, progress=say), X, labels, training, say)
         models[models.index(best)] = served
-    logged = log_training(mlflow_tracker.store(fma), models, X, run_name=f"{what} {context.run.run_id[:8]}",
+    logged = log_training(mlflow_tracker.store(fma), models, X, champion=champion(models),
+                          comparison=comparison_table(models), run_name=f"{what} {context.run.run_id[:8]}",
                           params={**dataclasses.asdict(training), **params},
                           model_metadata=model_metadata, register=register)
     say(f"{what}: logged {len(models)} models to MLflow (parent run {logged['parent_run_id']})")
