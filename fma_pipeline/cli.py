@@ -264,14 +264,36 @@ def load_model(data_dir: Path, model: str | None, trust: bool = False):
 
 
 def _tag(args: argparse.Namespace, paths: list[Path]):
+    from fma_pipeline.core.audio.definition import DefinitionMismatch
     from fma_pipeline.core.audio.tagging import TagSettings, tag_files
 
     data_dir = _data_dir(args)
     model, metadata = load_model(data_dir, args.model, trust=args.trust_model)
-    settings = TagSettings.from_model_metadata(metadata, min_seconds=args.min_seconds)
+    try:  # a model of another feature definition would get features that mean something else
+        settings = TagSettings.from_model_metadata(metadata, min_seconds=args.min_seconds,
+                                                   name=_model_name(data_dir, args.model))
+    except DefinitionMismatch as exc:
+        raise SystemExit(f"fma-pipeline {args.command}: {exc}") from None
     with _progress(len(paths), "tagging", args.quiet or len(paths) < 2) as bar:
         return tag_files(model, paths, settings, top_k=args.top_k, workers=args.workers,
                          progress=bar.update)
+
+
+def _model_name(data_dir: Path, model: str | None) -> str:
+    """How messages name the model: ``model fma-genre-classifier v3`` for the champion."""
+    if model is not None:
+        return f"model {model}"
+    import mlflow
+
+    from fma_pipeline.core.catalogue import DataRoot
+    from fma_pipeline.core.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
+
+    DataRoot(data_dir).mlflow_store().activate()
+    try:
+        version = mlflow.MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version
+    except mlflow.exceptions.MlflowException:
+        return f"model {REGISTERED_MODEL}@{CHAMPION_ALIAS}"
+    return f"model {REGISTERED_MODEL} v{version}"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -369,7 +391,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         raise SystemExit(f"fma-pipeline backfill: {exc}")
     with dg.DagsterInstance.get() as instance:
         fail_dead_runs(instance)  # a run left STARTED by a killed process: failed, so picked below
-        found = find_backfill_partitions(instance, FmaData(), keys)
+        fma = FmaData()
+        definition = resources(fma)["extraction"].settings(fma).features.definition
+        found = find_backfill_partitions(instance, fma, keys, definition=definition)
         for candidate in found:
             print(f"{candidate.partition}  {candidate.reason}")
         if not found:

@@ -39,6 +39,7 @@ DOCUMENTED: list[str] = [
     "fma_pipeline.core.audio.windows",
     "fma_pipeline.core.locking",
     "fma_pipeline.core.audio.decode",
+    "fma_pipeline.core.audio.definition",
     "fma_pipeline.core.audio.extraction",
     "fma_pipeline.core.audio.features",
     "fma_pipeline.core.audio.tagging",

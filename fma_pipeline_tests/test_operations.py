@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from fma_pipeline.definitions import defs
-from fma_pipeline.orchestration.resources import FmaData
+from fma_pipeline.orchestration.resources import Extraction, FmaData
 from fma_pipeline.orchestration.schedules import build_rescan_schedule, rescan_cron
 from fma_pipeline.orchestration.sensors import default_sensor_status, folder_fingerprint, new_tracks_sensor
 
@@ -46,9 +46,9 @@ def data_root(tmp_path) -> Path:
     return root
 
 
-def _tick(instance, root: Path, cursor: str | None):
+def _tick(instance, root: Path, cursor: str | None, extraction: Extraction = Extraction()):
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"fma": FmaData(data_dir=str(root))})
+                                      resources={"fma": FmaData(data_dir=str(root)), "extraction": extraction})
     result = new_tracks_sensor(context)
     return [r for r in (result.run_requests or [])], result.cursor
 
@@ -101,7 +101,7 @@ def test_sensor_first_tick_skips_folders_already_extracted(instance, data_root):
 
 def test_sensor_run_requests_target_the_extract_job_in_the_definitions(instance, data_root):
     context = dg.build_sensor_context(instance=instance, definitions=defs,
-                                      resources={"fma": FmaData(data_dir=str(data_root))})
+                                      resources={"fma": FmaData(data_dir=str(data_root)), "extraction": Extraction()})
     sensor = REPO.get_sensor_def("new_tracks_sensor")
     result = sensor(context)
     assert sensor.job_name == "extract_features"

@@ -464,7 +464,9 @@ def metadata_root(tmp_path) -> Path:
 
 def _run_tracks_and_matrix(root: Path, feature_ids: list[int]) -> tuple[dg.ExecuteInProcessResult, pd.DataFrame]:
     """The real ``tracks`` asset, fake ``track_features`` rows for ``feature_ids``, then ``feature_matrix``."""
+    from fma_pipeline.core.audio.definition import definition_attrs
     from fma_pipeline.core.audio.extraction import empty_features
+    from fma_pipeline.core.audio.features import FeatureConfig
     from fma_pipeline.core.fma.layout import folder_of
 
     template = empty_features()
@@ -473,6 +475,7 @@ def _run_tracks_and_matrix(root: Path, feature_ids: list[int]) -> tuple[dg.Execu
                             columns=template.columns, index=pd.Index(ids.to_list(), name="track_id"))
         rows[("file", "name", "")] = [f"{t:06d}.mp3" for t in ids]
         rows[("file", "blake2b", "")] = "x"
+        rows.attrs = definition_attrs(FeatureConfig())  # as this version's extraction writes them
         write_parquet(rows.astype(template.dtypes.to_dict()), root / "pipeline" / "track_features" / f"{key}.parquet")
     instance = dg.DagsterInstance.ephemeral()
     from fma_pipeline.definitions import all_assets, resources

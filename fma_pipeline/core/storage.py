@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -114,7 +115,7 @@ _EMPTY_PARQUET: dict[tuple, bytes] = {}
 
 def _empty_parquet(frame: pd.DataFrame) -> bytes:
     key = (tuple(map(str, frame.columns)), tuple(map(str, frame.dtypes)), tuple(map(str, frame.columns.names)),
-           tuple(map(str, frame.index.names)), str(frame.index.dtype))
+           tuple(map(str, frame.index.names)), str(frame.index.dtype), json.dumps(frame.attrs, sort_keys=True))
     if key not in _EMPTY_PARQUET:
         buffer = io.BytesIO()
         frame.to_parquet(buffer, engine="pyarrow", compression="zstd")
@@ -124,7 +125,8 @@ def _empty_parquet(frame: pd.DataFrame) -> bytes:
 
 def write_parquet(frame: pd.DataFrame, target: Path | str) -> Path:
     """Write ``frame`` to Parquet atomically (pyarrow, zstd); an empty table's bytes are
-    encoded once per schema and reused.
+    encoded once per schema and reused. ``frame.attrs`` go into the file's metadata (pandas
+    does this), :func:`read_parquet` restores them and :func:`parquet_attrs` reads them alone.
 
     Parameters
     ----------
@@ -152,7 +154,8 @@ def write_parquet_parts(parts: Iterable[pd.DataFrame], target: Path | str) -> tu
 
     Streams: only one part is in memory at a time (a 100,000-track window table is
     written folder by folder). Returns the path and the rows written. With no parts,
-    ``ValueError`` is raised and the file is left as it was.
+    ``ValueError`` is raised and the file is left as it was. The first part's ``attrs`` are
+    the table's, stored as :func:`write_parquet` stores them.
 
     Parameters
     ----------
@@ -182,7 +185,10 @@ def write_parquet_parts(parts: Iterable[pd.DataFrame], target: Path | str) -> tu
             for part in parts:
                 table = pa.Table.from_pandas(part, preserve_index=True)
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                    schema = table.schema
+                    if part.attrs:
+                        schema = schema.with_metadata({**schema.metadata, PANDAS_ATTRS: json.dumps(part.attrs)})
+                    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
                 writer.write_table(table.cast(writer.schema))
                 rows += len(part)
         finally:
@@ -208,6 +214,34 @@ def read_parquet(path: Path | str, **options) -> pd.DataFrame:
     pandas.DataFrame
     """
     return pd.read_parquet(path, engine="pyarrow", **options)
+
+
+#: Where pandas (>= 2.1) keeps ``DataFrame.attrs`` in a Parquet file's metadata.
+PANDAS_ATTRS = b"PANDAS_ATTRS"
+
+
+def parquet_attrs(path: Path | str) -> dict:
+    """The ``attrs`` a table was written with (:func:`write_parquet`), from the footer alone.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The file.
+
+    Returns
+    -------
+    dict
+        Empty for a table written without attrs.
+
+    Raises
+    ------
+    OSError, pyarrow.ArrowInvalid
+        When the file is missing or not Parquet.
+    """
+    import pyarrow.parquet as pq
+
+    stored = (pq.read_schema(path).metadata or {}).get(PANDAS_ATTRS)
+    return json.loads(stored) if stored else {}
 
 
 def parquet_rows(path: Path | str) -> int:

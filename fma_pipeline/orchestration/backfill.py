@@ -5,7 +5,9 @@ A folder partition is picked when
 - ``failed``: its latest materialisation attempt failed (Dagster's per-partition status,
   which also covers runs over a range of folders);
 - ``output missing``: it was materialised but ``pipeline/track_features/NNN.parquet`` is gone;
-- ``never materialised``: it has no materialisation while its folder holds audio.
+- ``never materialised``: it has no materialisation while its folder holds audio;
+- ``stale``: its stored features carry another feature definition than ``definition``
+  (an upgrade, a changed analysis rate; see :mod:`fma_pipeline.core.audio.definition`).
 
 Partitions in progress are left alone (a run whose process was killed is not in progress:
 the CLI first marks it failed, see :func:`~fma_pipeline.orchestration.instance.fail_dead_runs`). :func:`run_backfill` re-runs the picked partitions
@@ -31,6 +33,7 @@ from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURES
 from fma_pipeline.core.fma.layout import FOLDERS, list_audio_files
 from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
 from fma_pipeline.orchestration.resources import FmaData
+from fma_pipeline.orchestration.sensors import stale_definition
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,11 @@ def parse_partitions(spec: str | None) -> list[str]:
     return sorted(keys)
 
 
-def find_backfill_partitions(instance: dg.DagsterInstance, fma: FmaData,
-                             partitions: list[str] | None = None) -> list[BackfillCandidate]:
-    """The partitions of ``track_features`` (within ``partitions``) that need a re-run, with why."""
+def find_backfill_partitions(instance: dg.DagsterInstance, fma: FmaData, partitions: list[str] | None = None,
+                             definition: str | None = None) -> list[BackfillCandidate]:
+    """The partitions of ``track_features`` (within ``partitions``) that need a re-run, with why
+    (with ``definition``, also those whose stored features carry another)."""
+
     keys = partitions or list(FOLDERS)
     status = instance.get_status_by_partition(dg.AssetKey(TRACK_FEATURES.asset), keys, folder_partitions) or {}
     audio_dir = fma.audio_dir
@@ -70,10 +75,11 @@ def find_backfill_partitions(instance: dg.DagsterInstance, fma: FmaData,
         elif state == dg.AssetPartitionStatus.MATERIALIZED and not output.is_file():
             found.append(BackfillCandidate(
                 key, f"output missing: {output.relative_to(fma.root)} is gone"))
-        elif state is None:
-            files = len(list_audio_files(audio_dir / key))
-            if files:
-                found.append(BackfillCandidate(key, f"never materialised: the folder holds {files} audio file(s)"))
+        elif state is None and (files := len(list_audio_files(audio_dir / key))):
+            found.append(BackfillCandidate(key, f"never materialised: the folder holds {files} audio file(s)"))
+        elif definition and (other := stale_definition(fma, key, definition)):
+            found.append(BackfillCandidate(key, f"stale: features of definition {other}, this version "
+                                                f"computes {definition}"))
     return found
 
 

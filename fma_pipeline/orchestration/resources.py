@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from fma_pipeline.core.audio.decode import DEFAULT_SR, AudioLimits
+from fma_pipeline.core.audio.decode import AudioLimits
 from fma_pipeline.core.catalogue import DataRoot, default_data_dir
 from fma_pipeline.core.audio.extraction import ExtractionSettings
 from fma_pipeline.core.audio.features import FeatureConfig
@@ -49,7 +49,10 @@ class FmaData(dg.ConfigurableResource):
 class Extraction(dg.ConfigurableResource):
     """Feature-extraction settings; stored with each model so prediction matches training."""
 
-    sample_rate: int = Field(default=DEFAULT_SR, description="Analysis rate in Hz (44100 = FMA's native).")
+    sample_rate: int | None = Field(
+        default=None, description="Analysis rate in Hz; unset: each file's native rate, as FMA's features.py "
+                                  "(FMA's features). A number resamples every file first: another feature "
+                                  "definition (fma-features.py/N@<rate>), re-extracted and retrained on change.")
     workers: int = Field(default=0, description="Worker processes; 0 = one per core.")
     min_seconds: float = Field(default=5.0, description="Shorter clips are recorded as errors.")
     max_seconds: float = Field(default=600.0, description="Longer files are cut to their middle.")

@@ -8,6 +8,11 @@ appeared) gets one run of the ``extract_features`` job for that partition, with
 ``run_key = "<folder>:<fingerprint>"``: Dagster never launches the same run key twice,
 so the same state of a folder is never requested twice even if the cursor were lost.
 
+A folder whose stored features carry another feature definition than the one this version
+computes (an upgrade; a changed analysis rate) is stale too, whatever its files: it gets
+one run with ``run_key = "<folder>:<fingerprint>:<definition>"``, so each folder is
+re-extracted once per definition (its footer is read each tick, a few ms per folder).
+
 Downstream assets then follow through their automation conditions
 (:data:`DOWNSTREAM_CONDITION`, evaluated by :data:`downstream_automation_sensor`), and
 wait while a blocking check on ``track_features`` fails.
@@ -28,9 +33,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from fma_pipeline.core.audio.definition import stored_definition
 from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURES
 from fma_pipeline.core.fma.layout import FOLDERS, list_audio_files
-from fma_pipeline.orchestration.resources import FmaData
+from fma_pipeline.orchestration.resources import Extraction, FmaData
 
 EXTRACT_JOB = "extract_features"  # defined in fma_pipeline.definitions
 AUTOMATION_ENV = "FMA_AUTOMATION"
@@ -99,6 +105,18 @@ def run_key(folder: str, fingerprint: str) -> str:
     return f"{folder}:{fingerprint or 'empty'}"
 
 
+def stale_definition(fma: FmaData, key: str, definition: str) -> str | None:
+    """The other feature definition (``"none"`` before definitions were recorded) that a
+    folder's stored features carry, or None when they carry ``definition`` or none are stored
+    (an unreadable file is left to the extraction, which recognises damaged outputs)."""
+    output = fma.catalogue.partition_path(TRACK_FEATURES, key)
+    try:
+        found = stored_definition(output)
+    except Exception:  # noqa: BLE001 - missing, damaged, not Parquet: not this check's concern
+        return None
+    return None if found == definition else (found or "none")
+
+
 def _up_to_date(fma: FmaData, key: str) -> bool:
     """First look at a folder: its output is newer than the folder and every file in it."""
     output = fma.catalogue.partition_path(TRACK_FEATURES, key)
@@ -120,17 +138,25 @@ def _up_to_date(fma: FmaData, key: str) -> bool:
     description="Re-extract the features of every FMA folder whose audio files were added, "
                 "changed or removed (one extract_features run per folder partition).",
 )
-def new_tracks_sensor(context: dg.SensorEvaluationContext, fma: FmaData) -> dg.SensorResult:
+def new_tracks_sensor(context: dg.SensorEvaluationContext, fma: FmaData, extraction: Extraction) -> dg.SensorResult:
     first_tick = context.cursor is None
     previous: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     current = scan_folders(fma.audio_dir)
+    definition = extraction.settings(fma).features.definition
     requests = []
-    for key, fingerprint in changed_folders(previous, current).items():
-        if first_tick and _up_to_date(fma, key):
+    changed = changed_folders(previous, current)
+    for key, fingerprint in changed.items():
+        if first_tick and _up_to_date(fma, key) and not stale_definition(fma, key, definition):
             continue  # materialised before the sensor was switched on and unchanged since
         requests.append(dg.RunRequest(
             run_key=run_key(key, fingerprint), partition_key=key,
             tags={"fma/trigger": "new_tracks_sensor", "fma/folder_fingerprint": fingerprint or "empty"}))
+    for key, fingerprint in current.items():  # unchanged files, features of another definition
+        if key not in changed and stale_definition(fma, key, definition):
+            requests.append(dg.RunRequest(
+                run_key=f"{run_key(key, fingerprint)}:{definition}", partition_key=key,
+                tags={"fma/trigger": "new_tracks_sensor", "fma/folder_fingerprint": fingerprint,
+                      "fma/feature_definition": definition}))
     if requests:
         context.log.info(f"{len(requests)} changed folder(s): {', '.join(r.partition_key for r in requests)}")
     return dg.SensorResult(

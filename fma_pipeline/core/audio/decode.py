@@ -1,9 +1,11 @@
 """Decoding audio to the mono waveform the features are computed from.
 
 soundfile (libsndfile >= 1.1) decodes MP3, WAV, FLAC and OGG itself, so there is no
-ffmpeg or audioread fallback to behave differently from machine to machine. The mix
-to mono and the resampling with soxr give the same samples as
-``librosa.load(path, sr=sr)`` in about half the time.
+ffmpeg or audioread fallback to behave differently from machine to machine. By default
+the waveform stays at the file's native rate, as FMA's ``features.py`` loads it
+(``librosa.load(path, sr=None, mono=True)``); the mix to mono and, for a fixed analysis
+rate, the resampling with soxr give the same samples as ``librosa.load(path, sr=sr)``
+in about half the time.
 
 A truncated file is recognised where its container says how long it should be: an MP3
 whose Xing/Info header counts more frames than decode, a WAV whose RIFF header declares
@@ -28,9 +30,6 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-#: Default analysis rate. FMA's clips are 44.1 kHz; 22.05 kHz halves the cost of the
-#: STFT and CQT and keeps everything up to 11 kHz, where the genre cues live.
-DEFAULT_SR = 22_050
 #: A decode shorter than its header's length by more than this (seconds, and fraction) is truncated.
 TRUNCATION_TOLERANCE = (0.5, 0.02)
 
@@ -79,22 +78,47 @@ class AudioLimits:
     silence_peak: float = 1e-4
 
 
-def decode(path: Path | str, sr: int = DEFAULT_SR, limits: AudioLimits = AudioLimits()) -> np.ndarray:
-    """Read ``path`` as a mono float32 waveform at ``sr`` Hz.
+def decode(path: Path | str, sr: int | None = None, limits: AudioLimits = AudioLimits()) -> np.ndarray:
+    """Read ``path`` as a mono float32 waveform at ``sr`` Hz (see :func:`decode_with_rate`).
 
     Parameters
     ----------
     path : pathlib.Path or str
         The audio file (any format soundfile reads).
-    sr : int, default DEFAULT_SR
-        Sample rate of the returned waveform, in Hz.
+    sr : int or None, default None
+        Sample rate of the returned waveform, in Hz; None: the file's own.
     limits : AudioLimits, default AudioLimits()
-        What counts as usable audio; a file longer than ``limits.max_seconds`` is cut to its middle.
+        What counts as usable audio.
 
     Returns
     -------
     numpy.ndarray
         Mono float32 samples, C-contiguous.
+    """
+    return decode_with_rate(path, sr, limits)[0]
+
+
+def decode_with_rate(path: Path | str, sr: int | None = None,
+                     limits: AudioLimits = AudioLimits()) -> tuple[np.ndarray, int]:
+    """Read ``path`` as a mono float32 waveform, at its native rate unless ``sr`` is given.
+
+    The native rate is what FMA's ``features.py`` analyses (``librosa.load(sr=None)``).
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The audio file (any format soundfile reads).
+    sr : int or None, default None
+        Resample to this rate, in Hz (soxr, high quality); None: keep the file's own.
+    limits : AudioLimits, default AudioLimits()
+        What counts as usable audio; a file longer than ``limits.max_seconds`` is cut to its middle.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        Mono float32 samples, C-contiguous.
+    sr : int
+        Their sample rate, in Hz.
 
     Raises
     ------
@@ -143,11 +167,11 @@ def decode(path: Path | str, sr: int = DEFAULT_SR, limits: AudioLimits = AudioLi
     seconds = mono.shape[0] / native_sr
     if seconds < limits.min_seconds:
         raise AudioError(f"too short: {seconds:.2f} s < {limits.min_seconds:g} s", "AudioError")
-    if native_sr != sr:
+    if sr is not None and native_sr != sr:
         mono = soxr.resample(mono, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
     if float(np.max(np.abs(mono - mono.mean()))) < limits.silence_peak:
         raise AudioError("silent: no signal above the silence threshold", "AudioError")
-    return np.ascontiguousarray(mono)
+    return np.ascontiguousarray(mono), int(sr or native_sr)
 
 
 _SAMPLE_BYTES = {"PCM_U8": 1, "PCM_S8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,

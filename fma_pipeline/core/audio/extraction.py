@@ -15,6 +15,13 @@ features; a reused file whose windows are not in the previous segment table (out
 an older version) is extracted again, and so is every file of a folder whose previous
 table has other feature columns (written by a version with a different feature set).
 
+Every table written carries the feature definition it was computed with
+(:attr:`~fma_pipeline.core.audio.features.FeatureConfig.definition`, in the Parquet metadata
+as ``DataFrame.attrs``, see :mod:`~fma_pipeline.core.audio.definition`). A folder whose
+previous tables carry another definition, or none (versions before it), is extracted again
+from scratch: its rows mean something else. Audio is analysed at each file's native rate
+unless the configuration fixes a rate (another definition, ``...@<sr>``).
+
 Anything that is not a regular file (a named pipe, a device) is recorded and skipped before
 it is opened. Each file has a time limit (``ExtractionSettings.file_timeout``): a decode
 that stalls is interrupted in its worker, and a worker that does not answer within the
@@ -43,7 +50,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.audio.decode import DEFAULT_SR, AudioLimits
+from fma_pipeline.core.audio.decode import AudioLimits
+from fma_pipeline.core.audio.definition import DEFINITION_ATTR, NONE_RECORDED, definition_attrs
 from fma_pipeline.core.audio.features import FeatureConfig, feature_columns
 from fma_pipeline.core.audio.windows import SegmentConfig, empty_segments, segment_frame
 from fma_pipeline.core.fma.layout import list_audio_files, track_id_from_path
@@ -210,6 +218,7 @@ class _Plan:
     removed: int = 0
     files: int = 0
     changed: bool = False  # anything differs from the previous output
+    stale: str | None = None  # the other definition of the previous output, which was discarded
 
 
 def _error_row(folder: str, path: Path, track_id: int | None, reason: str, exc_class: str,
@@ -222,15 +231,19 @@ def _error_row(folder: str, path: Path, track_id: int | None, reason: str, exc_c
 
 def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
                  previous_errors: pd.DataFrame | None, previous_segments: pd.DataFrame | None = None,
-                 segments: bool = False) -> _Plan:
+                 segments: bool = False, *, definition: str) -> _Plan:
     """Decide per file: reuse, carry an error forward, or extract."""
     template = _empty_features_template()
+    stale = next((t.attrs.get(DEFINITION_ATTR) or NONE_RECORDED for t in (previous, previous_errors,
+                  previous_segments) if t is not None and t.attrs.get(DEFINITION_ATTR) != definition), None)
+    if stale:  # computed with another definition: every row means something else, extract all again
+        previous = previous_errors = previous_segments = None
     if previous is not None and SECONDS_COLUMN not in previous.columns:  # an earlier version's table
         previous = previous.copy()
         previous.insert(len(FILE_COLUMNS) - 1, SECONDS_COLUMN, np.float32("nan"))
     if previous is not None and list(previous.columns) != list(template.columns):
         previous = previous_segments = None  # another version's feature set: extract every file again
-    plan = _Plan(folder, changed=previous is None or previous_errors is None)
+    plan = _Plan(folder, changed=previous is None or previous_errors is None, stale=stale)
     windows = (previous_segments.groupby(level="track_id") if segments and previous_segments is not None
                and len(previous_segments) else None)
     with_windows = set() if windows is None else set(windows.groups)
@@ -370,8 +383,9 @@ def _run_tasks(tasks: list[_Task], settings: ExtractionSettings,
 
 
 def _folder_result(plan: _Plan, done: list[tuple[_Task, tuple]], with_segments: bool,
-                   started: float) -> FolderResult:
-    """One folder's tables from its plan (reused rows, carried errors) and its extracted files."""
+                   started: float, attrs: dict[str, str]) -> FolderResult:
+    """One folder's tables from its plan (reused rows, carried errors) and its extracted files;
+    each table's ``attrs`` are ``attrs`` (:func:`definition_attrs`)."""
     template = _empty_features_template()
     ids, rows, windows = [], [], {}
     for task, (ok, vectors, info, exc_class, seconds) in done:
@@ -387,13 +401,15 @@ def _folder_result(plan: _Plan, done: list[tuple[_Task, tuple]], with_segments: 
     parts = [p for p in [*plan.keep, fresh] if len(p)]
     features = pd.concat(parts).astype(template.dtypes.to_dict()).sort_index() if parts else empty_features()
     errors = pd.DataFrame(plan.errors, columns=list(ERROR_COLUMNS)) if plan.errors else empty_errors()
-    errors = errors.astype({"size": np.int64, "mtime_ns": np.int64, "track_id": "Int64"})
+    errors = errors.astype({"size": np.int64, "mtime_ns": np.int64, "track_id": "Int64"}).sort_values(
+        "name", ignore_index=True)
     segment_parts = [p for p in [*plan.keep_segments, segment_frame(windows)] if len(p)]
     segments = pd.concat(segment_parts).sort_index() if segment_parts else empty_segments()
-    return FolderResult(features=features, errors=errors.sort_values("name", ignore_index=True),
-                        segments=segments, reused=plan.reused, extracted=len(ids), failed=len(plan.errors),
-                        removed=plan.removed, files=plan.files, changed=plan.changed,
-                        seconds=time.perf_counter() - started)
+    for table in (features, errors, segments):
+        table.attrs = dict(attrs)
+    return FolderResult(features=features, errors=errors, segments=segments, reused=plan.reused,
+                        extracted=len(ids), failed=len(plan.errors), removed=plan.removed, files=plan.files,
+                        changed=plan.changed, seconds=time.perf_counter() - started)
 
 
 def extract_folders(
@@ -439,8 +455,13 @@ def extract_folders(
     started = time.perf_counter()
     previous = previous or {}
     with_segments = settings.segments is not None
-    plans = {key: _plan_folder(key, path, *previous.get(key, (None, None)), segments=with_segments)
-             for key, path in folders.items()}
+    definition = settings.features.definition
+    plans = {key: _plan_folder(key, path, *previous.get(key, (None, None)), segments=with_segments,
+                               definition=definition) for key, path in folders.items()}
+    stale = {key: plan.stale for key, plan in plans.items() if plan.stale}
+    if stale and log:
+        log(f"{len(stale)} folder(s) hold features of another definition ({', '.join(sorted(set(stale.values())))}); "
+            f"extracting them again as {definition}: {', '.join(stale)}")
     tasks = [t for plan in plans.values() for t in plan.tasks]  # folder by folder
     if on_total:
         on_total(len(tasks))
@@ -449,7 +470,8 @@ def extract_folders(
     results: dict[str, FolderResult] = {}
 
     def finish(key: str) -> None:
-        results[key] = _folder_result(plans[key], done.pop(key), with_segments, started)
+        results[key] = _folder_result(plans[key], done.pop(key), with_segments, started,
+                                      definition_attrs(settings.features))
         if on_folder:
             on_folder(key, results[key])
 
@@ -509,4 +531,4 @@ def feature_values(features: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__: Iterable[str] = ("ExtractionSettings", "FolderResult", "extract_folders", "extract_folder",
-                          "feature_values", "empty_features", "empty_errors", "DEFAULT_SR")
+                          "feature_values", "empty_features", "empty_errors")

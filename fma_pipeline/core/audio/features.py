@@ -38,6 +38,7 @@ zero-crossing rate are computed from the waveform frames, as librosa defines the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from dataclasses import dataclass
@@ -46,7 +47,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fma_pipeline.core.audio.decode import DEFAULT_SR
+
+FEATURE_DEFINITION = "fma-features.py/1"
+"""The feature definition: names what the 708 values mean (FMA's ``features.py`` calls at the
+file's native rate, then the project's own families). **Bump it whenever any feature value
+changes.** It is stored with every ``track_features`` and ``segment_features`` file and every
+registered model, so outputs of another definition are re-extracted and models of another
+definition refused (docs/feature-definitions.md). Outputs of versions before it carry none."""
 
 #: Series per feature family, in FMA's (alphabetical) column order.
 FEATURE_SIZES: dict[str, int] = {
@@ -74,9 +81,11 @@ class FeatureConfig:
 
     Parameters
     ----------
-    sr : int, default DEFAULT_SR
-        The analysis rate in Hz: 22,050 by default (about half the cost of FMA's native
-        44,100, which is available for parity with FMA's published features).
+    sr : int or None, default None
+        The analysis rate in Hz. None: the file's native rate, as FMA's ``features.py``
+        (:data:`FEATURE_DEFINITION`). A number resamples every file to it first: cheaper
+        below 44.1 kHz, but another definition (``"<FEATURE_DEFINITION>@<sr>"``), so its
+        outputs and models are not FMA's features and do not mix with them.
     n_fft : int, default 2048
         STFT window length, in samples.
     hop_length : int, default 512
@@ -91,7 +100,7 @@ class FeatureConfig:
         CQT bins per octave.
     """
 
-    sr: int = DEFAULT_SR
+    sr: int | None = None
     n_fft: int = 2048
     hop_length: int = 512
     n_mfcc: int = 20
@@ -99,14 +108,38 @@ class FeatureConfig:
     cqt_bins: int = 84
     cqt_bins_per_octave: int = 12
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | None]:
         """The parameters by field name, as stored with a model.
 
         Returns
         -------
-        dict of str to int
+        dict of str to int or None
         """
         return dict(self.__dict__)
+
+    @property
+    def definition(self) -> str:
+        """:data:`FEATURE_DEFINITION`, with ``@<sr>`` when every file is resampled to ``sr``.
+
+        Returns
+        -------
+        str
+        """
+        return FEATURE_DEFINITION if self.sr is None else f"{FEATURE_DEFINITION}@{self.sr}"
+
+    def at(self, sr: int) -> FeatureConfig:
+        """This configuration at a decoded file's rate: what the computations take (``sr`` set).
+
+        Parameters
+        ----------
+        sr : int
+            The waveform's sample rate, in Hz.
+
+        Returns
+        -------
+        FeatureConfig
+        """
+        return dataclasses.replace(self, sr=int(sr))
 
 
 @functools.cache

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode
+from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode_with_rate
 from fma_pipeline.core.audio.features import FeatureConfig, frame_series, summarise
 from fma_pipeline.core.audio.windows import SegmentConfig, segment_rows
 from fma_pipeline.core.audio.workers import single_threaded_env
@@ -102,14 +102,15 @@ def extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
             if not stat.S_ISREG(os.stat(path).st_mode):  # checked again: it may have changed since planning
                 return False, None, f"not a regular file ({_file_kind(os.stat(path).st_mode)})", "NotARegularFile", 0.0
             digest = file_digest(Path(path))
-            y = decode(path, sr=features.sr, limits=limits)
-            series = frame_series(y, features)
+            y, rate = decode_with_rate(path, sr=features.sr, limits=limits)
+            at_rate = features.at(rate)  # windows are frames at this file's rate
+            series = frame_series(y, at_rate)
             rows = summarise(series)[np.newaxis]
             if segments is not None:
-                rows = np.concatenate([rows, segment_rows(series, segments, features)])
+                rows = np.concatenate([rows, segment_rows(series, segments, at_rate)])
         if not np.isfinite(rows).all():
             return False, None, "features are not finite (degenerate audio)", "FeatureError", 0.0
-        return True, rows, digest, "", len(y) / features.sr
+        return True, rows, digest, "", len(y) / rate
     except FileTimeout as exc:
         return False, None, str(exc), "Timeout", 0.0
     except AudioError as exc:

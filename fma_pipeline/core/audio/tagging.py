@@ -1,7 +1,8 @@
 """Put genres on new audio with a trained model: one file, or a whole folder in parallel.
 
 Features are extracted with exactly the configuration the model was trained with (it is
-stored with the model). Any format soundfile reads, any rate, any channel count, any
+stored with the model); a model whose feature definition this version does not compute is
+refused (:class:`~fma_pipeline.core.audio.definition.DefinitionMismatch`, one line). Any format soundfile reads, any rate, any channel count, any
 length: a long file is cut into clip-length windows whose class probabilities are
 averaged, so a 10-minute track costs a bounded number of windows. A file that is not
 usable audio yields a row with its reason instead of stopping the batch.
@@ -17,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode
+from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode_with_rate
+from fma_pipeline.core.audio.definition import model_feature_config
 from fma_pipeline.core.audio.features import FeatureConfig, flat_feature_names, frame_series, summarise, window_bounds
 from fma_pipeline.core.audio.workers import worker_pool
 
@@ -46,28 +48,37 @@ class TagSettings:
     max_windows: int = 20
 
     @classmethod
-    def from_model_metadata(cls, metadata: dict, min_seconds: float | None = None) -> "TagSettings":
-        """Settings matching how the model was trained.
+    def from_model_metadata(cls, metadata: dict, min_seconds: float | None = None,
+                            name: str = "the model") -> "TagSettings":
+        """Settings matching how the model was trained, or a refusal if this version cannot match it.
 
-        Its feature configuration, and for a segment-level model (``level: segment``) its
-        window length, with ten times the windows (a clip-level model sees one 30 s window
-        where a segment model sees ten 3 s ones). A file's genre is then the mean of its
-        windows' probabilities, the soft vote the segment model was scored with.
+        Its feature configuration (its definition checked, see
+        :func:`~fma_pipeline.core.audio.definition.model_feature_config`), and for a
+        segment-level model (``level: segment``) its window length, with ten times the windows
+        (a clip-level model sees one 30 s window where a segment model sees ten 3 s ones). A
+        file's genre is then the mean of its windows' probabilities, the soft vote the segment
+        model was scored with.
 
         Parameters
         ----------
         metadata : dict
-            The model's stored metadata (``feature_config``, ``min_seconds``, ``level``,
-            ``window_seconds``).
+            The model's stored metadata (``feature_config``, ``feature_definition``,
+            ``min_seconds``, ``level``, ``window_seconds``).
         min_seconds : float or None, default None
             Overrides the model's shortest usable clip; None keeps the model's (or 5 s).
+        name : str, default "the model"
+            How a refusal names the model.
 
         Returns
         -------
         TagSettings
+
+        Raises
+        ------
+        DefinitionMismatch
+            When the model was trained on a feature definition this version does not compute.
         """
-        config = metadata.get("feature_config") or {}
-        features = FeatureConfig(**{k: int(v) for k, v in config.items()})
+        features = model_feature_config(metadata, name)
         shortest = float(min_seconds if min_seconds is not None else metadata.get("min_seconds", AudioLimits.min_seconds))
         limits = AudioLimits(min_seconds=shortest)
         if metadata.get("level") == "segment":
@@ -97,9 +108,9 @@ def file_features(path: Path | str, settings: TagSettings = TagSettings()) -> pd
     AudioError
         When the file is not usable audio, or its features are not finite.
     """
-    y = decode(path, sr=settings.features.sr, limits=settings.limits)
-    series = frame_series(y, settings.features)
-    frames = int(settings.window_seconds * settings.features.sr / settings.features.hop_length)
+    y, rate = decode_with_rate(path, sr=settings.features.sr, limits=settings.limits)
+    series = frame_series(y, settings.features.at(rate))
+    frames = int(settings.window_seconds * rate / settings.features.hop_length)
     bounds = window_bounds(series.shape[1], frames, frames)
     if len(bounds) > settings.max_windows:
         bounds = [bounds[i] for i in np.linspace(0, len(bounds) - 1, settings.max_windows).astype(int)]

@@ -65,13 +65,18 @@ def compile_lock(settings, log: Callable[[str], None] | None = None) -> contextl
     return exclusive_lock(_lock_path(Path(os.environ.get("NUMBA_CACHE_DIR") or settings.numba_cache_dir)), log=log)
 
 
+#: Rate of the warm-up clip when each file is analysed at its own rate (numba compiles per
+#: array type, not per rate, so any rate warms the cache).
+WARMUP_SR = 44_100
+
+
 def _warm_once(settings) -> tuple[bool, str]:
     import soundfile as sf
 
     from fma_pipeline.core.audio.file_worker import extract_file
     from fma_pipeline.core.audio.workers import worker_pool
 
-    sr = settings.features.sr
+    sr = settings.features.sr or WARMUP_SR
     seconds = max(6.0, settings.limits.min_seconds + 1.0)
     t = np.arange(int(seconds * sr)) / sr
     rng = np.random.default_rng(0)

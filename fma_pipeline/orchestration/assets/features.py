@@ -6,6 +6,7 @@ import pandas as pd
 
 from fma_pipeline.core.catalogue import (SEGMENT_FEATURES, SEGMENT_MATRIX, TRACK_FEATURE_ERRORS, TRACK_FEATURES,
                                          AssetFiles)
+from fma_pipeline.core.audio.definition import DEFINITION_ATTR, DefinitionMismatch, single_definition
 from fma_pipeline.core.audio.extraction import FolderResult, extract_folders, feature_values
 from fma_pipeline.core.audio.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.storage import read_parquet, write_parquet, write_parquet_parts
@@ -81,7 +82,7 @@ def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction:
         "dagster/row_count": int(sum(len(r.features) for r in results.values())),
         **{k: int(totals[k]) for k in ("files", "reused", "extracted", "failed", "removed")},
         "seconds": float(max((r.seconds for r in results.values()), default=0.0)),
-        "folders": len(keys),
+        "folders": len(keys), "feature_definition": settings.features.definition,
     })
     yield dg.MaterializeResult(asset_key=segment_features, metadata={
         "dagster/row_count": int(sum(len(r.segments) for r in results.values())),
@@ -104,20 +105,33 @@ def extraction_errors(track_features: AssetFiles) -> dg.Output:
 
 @dg.asset(group_name="features", ins={"track_features": dg.AssetIn(track_features)}, kinds={"pandas", "parquet"})
 def feature_matrix(context: dg.AssetExecutionContext, tracks: AssetFiles, track_features: AssetFiles) -> dg.Output:
-    """One row per selected track with features; columns are the 708 flat names (``mfcc.mean.01``)."""
+    """One row per selected track with features; columns are the 708 flat names (``mfcc.mean.01``).
+
+    Carries the folders' feature definition (in its ``attrs``, so in its Parquet metadata) to
+    training, which records it with every model; folders of several definitions are refused.
+    """
     selected = tracks.read()
-    parts = [feature_values(p) for _, p in track_features.partitions() if len(p)]
+    parts, definitions, attrs = [], {}, {}
+    for key, part in track_features.partitions():
+        if len(part):
+            definitions[key], attrs = part.attrs.get(DEFINITION_ATTR), part.attrs
+            parts.append(feature_values(part))
     if not parts:
         raise dg.Failure("no features yet: materialise track_features for the folders that hold audio")
+    try:
+        definition = single_definition(definitions, "track_features")
+    except DefinitionMismatch as exc:
+        raise dg.Failure(str(exc)) from None
     features = pd.concat(parts)
     features.columns = list(flat_feature_names())
     matrix = features.loc[features.index.intersection(selected.index)].sort_index()
+    matrix.attrs = dict(attrs)
     missing = len(selected) - len(matrix)
     if missing:
         context.log.warning(f"{missing} selected track(s) have no features (see extraction_errors)")
     return dg.Output(matrix, metadata={
         "dagster/row_count": len(matrix), "columns": matrix.shape[1],
-        "selected_tracks_without_features": missing,
+        "selected_tracks_without_features": missing, "feature_definition": definition,
     })
 
 
@@ -131,13 +145,17 @@ def segment_matrix(context: dg.AssetExecutionContext, fma: FmaData, tracks: Asse
     file (one row group per folder, written here rather than by the IO manager so the
     table is never whole in memory), so neither this asset nor ``segment_classifiers``,
     which reads only the tracks it needs, ever holds the whole table (~250,000 windows at
-    FMA-medium size, over a million at large).
+    FMA-medium size, over a million at large). Carries the folders' feature definition like
+    ``feature_matrix``.
     """
     selected = tracks.read().index
     counts = {"tracks": 0, "windows": 0, "short": 0}
+    definitions: dict[str, str | None] = {}
 
     def parts():
-        for _, part in segment_features.partitions():
+        for key, part in segment_features.partitions():
+            definitions[key] = part.attrs.get(DEFINITION_ATTR)
+            single_definition(definitions, "segment_features")  # before a part of another is written
             part = part.loc[part.index.get_level_values("track_id").isin(selected)].sort_index()
             if len(part):
                 per_track = part.groupby(level="track_id").size()
@@ -148,6 +166,8 @@ def segment_matrix(context: dg.AssetExecutionContext, fma: FmaData, tracks: Asse
 
     try:
         write_parquet_parts(parts(), fma.catalogue.path(SEGMENT_MATRIX))
+    except DefinitionMismatch as exc:
+        raise dg.Failure(str(exc)) from None
     except ValueError:
         raise dg.Failure("no segment features yet: materialise track_features/segment_features first") from None
     if len(selected) - counts["tracks"]:
@@ -155,4 +175,5 @@ def segment_matrix(context: dg.AssetExecutionContext, fma: FmaData, tracks: Asse
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["windows"], "tracks": counts["tracks"], "windows": counts["windows"],
         "columns": N_FEATURES, "tracks_with_fewer_windows": counts["short"],
+        "feature_definition": single_definition(definitions, "segment_features"),
     })

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from fma_pipeline.core.audio.definition import DEFINITION_ATTR, DefinitionMismatch, require
 from fma_pipeline.core.catalogue import (CHAMPION_CONFUSION, CHAMPION_PER_GENRE, CLASSIFIER_COMPARISON,
                                          CLASSIFIER_METRICS, GENRE_CLASSIFIER_RUNS, KEY_PREDICTOR_FAMILIES,
                                          KEY_PREDICTORS, LEVEL_COMPARISON, SEGMENT_CLASSIFIER_COMPARISON, AssetFiles)
@@ -31,6 +32,18 @@ ClassifiersConfig = mirrored(
     "whether to register the champion.",
     extra={"register_champion": (bool, Field(default=True, description="Register the best as "
                                               "fma-genre-classifier@champion."))})
+
+
+def _trained_definition(X, settings, matrix: str) -> str:
+    """The feature definition of the training rows, which must be the extraction's: a model
+    records it and the configuration ``predict`` extracts new audio with (one-line failure)."""
+    try:
+        require(X.attrs.get(DEFINITION_ATTR), settings.features.definition,
+                f"{matrix} holds features of definition",
+                "extract them again with the extraction's configuration (fma-pipeline materialise)")
+    except DefinitionMismatch as exc:
+        raise dg.Failure(str(exc)) from None
+    return settings.features.definition
 
 
 def _train_and_log(context: dg.AssetExecutionContext, console: Console, X, labels, training: TrainingConfig,
@@ -69,16 +82,18 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
     X = feature_matrix.read()
     labels = tracks.read().loc[X.index]
     settings = extraction.settings(fma)
+    definition = _trained_definition(X, settings, "feature_matrix")
     models, logged = _train_and_log(
         context, console, X, labels, config.to_core(), fma, mlflow_tracker, what="genre_classifiers",
         register=config.register_champion, serve_champion=True,
         params={"n_tracks": len(X), "n_genres": labels["genre"].nunique()},
-        model_metadata={"feature_config": settings.features.as_dict(), "min_seconds": settings.limits.min_seconds,
-                        "classes": sorted(labels["genre"].unique()),
+        model_metadata={"feature_config": settings.features.as_dict(), "feature_definition": definition,
+                        "min_seconds": settings.limits.min_seconds, "classes": sorted(labels["genre"].unique()),
                         "feature_names": "fma_pipeline.core.audio.features.flat_feature_names"})
     best = champion(models)
     table = comparison_table(models)
-    outputs = {CLASSIFIER_COMPARISON.name: table, GENRE_CLASSIFIER_RUNS.name: {**logged, "champion": best.key}}
+    outputs = {CLASSIFIER_COMPARISON.name: table,
+               GENRE_CLASSIFIER_RUNS.name: {**logged, "champion": best.key, "feature_definition": definition}}
     return dg.Output(outputs, metadata={
         "models": len(models), "champion": best.key,
         "champion_cv_macro_f1": best.cv_macro_f1, "champion_test_accuracy": best.test["accuracy"],
@@ -86,7 +101,7 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
         "champion_uncalibrated_test_ece": best.extra.get("uncalibrated", {}).get("ece", float("nan")),
         "scores": markdown_table(table[[c for c in SHOWN if c in table]]),
         "mlflow_parent_run": logged["parent_run_id"],
-        "mlflow_model_version": str(logged.get("version")),
+        "mlflow_model_version": str(logged.get("version")), "feature_definition": definition,
     })
 
 
@@ -104,9 +119,15 @@ def classifier_metrics(fma: FmaData, mlflow_tracker: MlflowTracker, tracks: Asse
 
     runs = genre_classifiers.read(GENRE_CLASSIFIER_RUNS.name)
     key = runs["champion"]
+    X = feature_matrix.read()
+    try:  # features re-extracted with another definition since the champion was trained
+        require(runs.get("feature_definition"), X.attrs.get(DEFINITION_ATTR),
+                f"the champion {key} was trained on features of definition",
+                "retrain it (materialise genre_classifiers)")
+    except DefinitionMismatch as exc:
+        raise dg.Failure(str(exc)) from None
     store = mlflow_tracker.store(fma)
     model = load_run_model(store, runs["runs"][key])
-    X = feature_matrix.read()
     labels = tracks.read().loc[X.index]
     train_ids, test_ids = split_rows(labels)
     y_test = labels.loc[test_ids, "genre"]
@@ -174,14 +195,15 @@ def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassi
     labels = tracks.read()
     needed = tracks_needed(labels, training)
     X = segment_matrix.read(filters=[("track_id", "in", needed.tolist())])
+    definition = _trained_definition(X, settings, "segment_matrix")
     labels = labels.loc[labels.index.intersection(X.index.get_level_values("track_id").unique())]
     models, logged = _train_and_log(
         context, console, X, labels, training, fma, mlflow_tracker, what="segment_classifiers",
         register=config.register_champion, serve_champion=config.register_champion,
         params={"n_tracks": labels.shape[0], "n_windows": len(X), "n_genres": labels["genre"].nunique()},
         model_metadata={"level": "segment", "classes": sorted(labels["genre"].unique()),
-                        "feature_config": settings.features.as_dict(), "min_seconds": settings.limits.min_seconds,
-                        "window_seconds": settings.segments.window_seconds,
+                        "feature_config": settings.features.as_dict(), "feature_definition": definition,
+                        "min_seconds": settings.limits.min_seconds, "window_seconds": settings.segments.window_seconds,
                         "feature_names": "fma_pipeline.core.audio.features.flat_feature_names",
                         "input": "one row per 3 s window; a track's genre is the mean of its windows' probabilities"})
     table = comparison_table(models)
