@@ -26,7 +26,7 @@ from fma_pipeline.core.audio.features import FEATURE_DEFINITION, FeatureConfig, 
 from fma_pipeline.core.audio.tagging import TagSettings
 from fma_pipeline.core.audio.windows import SegmentConfig
 from fma_pipeline.core.storage import read_parquet, write_parquet
-from fma_pipeline.core.tracking import MlflowStore
+from fma_pipeline.core.catalogue import DataRoot
 from fma_pipeline.definitions import all_assets, all_checks, resources
 from fma_pipeline.orchestration.assets.features import folder_features
 from fma_pipeline.orchestration.backfill import find_backfill_partitions
@@ -92,7 +92,7 @@ def test_outputs_and_the_model_record_the_definition(trained):
     assert read_parquet(root / "pipeline" / "feature_matrix.parquet").attrs["feature_definition"] == FEATURE_DEFINITION
     runs = json.loads((root / "pipeline" / "genre_classifiers.json").read_text())
     assert runs["feature_definition"] == FEATURE_DEFINITION
-    MlflowStore.under(root).activate()
+    DataRoot(root).mlflow_store().activate()
     metadata = mlflow.models.get_model_info("models:/fma-genre-classifier@champion").metadata
     assert metadata["feature_definition"] == FEATURE_DEFINITION and metadata["feature_config"]["sr"] is None
 
@@ -132,7 +132,7 @@ def test_an_old_definitions_folder_is_stale_everywhere_and_re_extracted(trained)
 
 def _model_copy(root: Path, tmp_path: Path, **metadata) -> Path:
     """The champion's MLflow model folder, copied, with ``metadata`` changed in its MLmodel."""
-    MlflowStore.under(root).activate()
+    DataRoot(root).mlflow_store().activate()
     source = mlflow.artifacts.download_artifacts("models:/fma-genre-classifier@champion", dst_path=str(tmp_path / "dl"))
     copy = tmp_path / "model"
     shutil.copytree(source, copy)
