@@ -1,8 +1,9 @@
 """The ``fma-pipeline`` command: demo, materialise and the UIs over one data root.
 
-Every sub-command takes ``--data-dir`` (default ``$FMA_DATA_DIR`` or ``./data``) and sets
-``FMA_DATA_DIR`` and ``DAGSTER_HOME`` from it, so the CLI, ``dagster dev`` and the
-MLflow UI all see the same runs.
+Every sub-command takes ``--data-dir`` (default ``$FMA_DATA_DIR`` or ``./data``). The root
+is passed explicitly to the resources of the runs the CLI executes and to ``dagster dev``'s
+environment, and ``DAGSTER_HOME`` is set from it, so the CLI, ``dagster dev`` and the MLflow
+UI all see the same runs; ``$FMA_DATA_DIR`` is only read, as the user's way in.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from pathlib import Path
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
-    from fma_pipeline.core.catalogue import DATA_DIR_ENV, default_data_dir
+    from fma_pipeline.core.catalogue import default_data_dir
 
     data_dir = Path(args.data_dir).resolve() if args.data_dir else default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ[DATA_DIR_ENV] = str(data_dir)
     from fma_pipeline.orchestration.instance import dagster_home
 
     dagster_home(data_dir)
@@ -41,21 +41,29 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 QUIET_WARNINGS = "ignore::FutureWarning,ignore::UserWarning"  # ConvergenceWarning is a UserWarning
 
 
+def _resources(data_dir: Path, progress: bool) -> dict[str, object]:
+    """The resources of the runs the CLI executes, bound to ``data_dir`` (not to the environment)."""
+    from fma_pipeline.definitions import resources
+    from fma_pipeline.orchestration.progress import Console
+    from fma_pipeline.orchestration.resources import FmaData
+
+    return resources(FmaData(data_dir=str(data_dir)), console=Console(progress=progress))
+
+
 def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstream: bool = True,
                 run_config: dict | None = None, progress: bool = True) -> None:
-    """Extract features for ``partitions`` (default: all folders) in chunked runs, then the rest
-    (with progress on stderr unless ``progress`` is False)."""
+    """Extract features for ``partitions`` (default: all folders) of data root ``data_dir`` in
+    chunked runs, then the rest (with progress on stderr unless ``progress`` is False)."""
     import dagster as dg
 
     from fma_pipeline.core.fma.layout import FOLDERS
-    from fma_pipeline.definitions import all_assets, all_checks, resources
+    from fma_pipeline.definitions import all_assets, all_checks
     from fma_pipeline.orchestration.assets.features import folder_features
     from fma_pipeline.orchestration.backfill import materialise_features
     from fma_pipeline.orchestration.instance import fail_dead_runs, process_tags
-    from fma_pipeline.orchestration.progress import Console
 
     instance = dg.DagsterInstance.get()
-    with_console = resources(console=Console(progress=progress))
+    with_console = _resources(data_dir, progress)
     fail_dead_runs(instance)  # runs left unfinished by a killed fma-pipeline
     materialise_features(instance, partitions or list(FOLDERS), with_console, QUIET_LOGS, raise_on_error=True)
     if downstream:
@@ -185,12 +193,13 @@ def cmd_materialise(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
+    from fma_pipeline.core.catalogue import DATA_DIR_ENV
     from fma_pipeline.orchestration.instance import write_workspace
 
     workspace = write_workspace(Path(os.environ["DAGSTER_HOME"]))
     argv = [tool("dagster"), "dev", "-w", str(workspace), "--host", args.host, "--port", str(args.port)]
     print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} FMA_DATA_DIR={data_dir}\n$ {' '.join(argv)}", flush=True)
-    os.execvp(argv[0], argv)
+    os.execvpe(argv[0], argv, {**os.environ, DATA_DIR_ENV: str(data_dir)})  # dagster dev's way in
 
 
 def cmd_mlflow_ui(args: argparse.Namespace) -> int:
@@ -377,21 +386,19 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     """Re-run the folder partitions whose last attempt failed, whose output is gone, or never run."""
     import dagster as dg
 
-    from fma_pipeline.definitions import resources
     from fma_pipeline.orchestration.backfill import (find_backfill_partitions, launch_backfill_via_webserver,
                                                      parse_partitions, run_backfill)
     from fma_pipeline.orchestration.instance import fail_dead_runs
-    from fma_pipeline.orchestration.progress import Console
     from fma_pipeline.orchestration.resources import FmaData
 
-    _data_dir(args)
+    data_dir = _data_dir(args)
     try:
         keys = parse_partitions(args.partitions)
     except ValueError as exc:
         raise SystemExit(f"fma-pipeline backfill: {exc}")
     with dg.DagsterInstance.get() as instance:
         fail_dead_runs(instance)  # a run left STARTED by a killed process: failed, so picked below
-        fma = FmaData()
+        fma = FmaData(data_dir=str(data_dir))
         definition = resources(fma)["extraction"].settings(fma).features.definition
         found = find_backfill_partitions(instance, fma, keys, definition=definition)
         for candidate in found:
@@ -408,7 +415,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             print(f"backfill {backfill_id} of {len(picked)} partition(s) created on {args.webserver} "
                   f"(the daemon launches its runs; see {args.webserver.rstrip('/')}/runs/b/{backfill_id})")
             return 0
-        outcome = run_backfill(instance, picked, resources(console=Console(progress=not args.quiet)),
+        outcome = run_backfill(instance, picked, _resources(data_dir, not args.quiet),
                                run_config=QUIET_LOGS)
         for chunk, run_id, ok in outcome.runs:
             print(f"run {run_id} {chunk[0]}-{chunk[-1]}: {'success' if ok else 'FAILED'}")

@@ -355,3 +355,22 @@ def test_project_dagster_yaml_is_valid_for_this_dagster(tmp_path, monkeypatch):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # kept once present
     dagster_home(tmp_path / "root")
     assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_materialise_uses_the_data_dir_it_is_given_not_the_environment(tiny_sample, tmp_path, monkeypatch):
+    """``cli.materialise(data_dir)`` ignored ``data_dir``: its resources read ``$FMA_DATA_DIR``,
+    which only ``_data_dir()`` happened to set. With the variable naming another root, the run
+    must still read and write the root it was given."""
+    from fma_pipeline.cli import materialise
+    from fma_pipeline.orchestration.instance import dagster_home
+
+    root = tmp_path / "root"  # the sample with only folder 000 (a short run)
+    shutil.copytree(tiny_sample, root, ignore=lambda d, names: [n for n in names if d.endswith("fma_small")
+                                                                 and n != "000"])
+    monkeypatch.setenv("DAGSTER_HOME", str(root / ".dagster"))  # restored after the test
+    dagster_home(root)
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("FMA_DATA_DIR", str(elsewhere))
+    materialise(root, partitions=["000"], downstream=False, progress=False)
+    assert (root / "pipeline" / "track_features" / "000.parquet").is_file()
+    assert not elsewhere.exists()
