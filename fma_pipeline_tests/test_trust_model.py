@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
+from pathlib import Path
 
 import mlflow
 import mlflow.sklearn
@@ -94,7 +96,7 @@ def test_a_folder_spelt_like_a_uri_is_a_folder_and_is_refused(crafted, tmp_path)
 def test_a_stored_model_whose_pickle_is_a_symlink_out_of_the_store_is_refused(store_root):
     root, _, folder, marker = store_root
     for model in (folder, f"models:/{REGISTERED_MODEL}/2"):
-        with pytest.raises(SystemExit, match=r"refusing to load .*its model\.pkl \(really .*elsewhere\.pkl\) lies outside"):
+        with pytest.raises(SystemExit, match=r"refusing .*its model\.pkl \(really .*elsewhere\.pkl\) lies outside"):
             load_model(root, model)
     client = mlflow.MlflowClient(DataRoot(root).mlflow_store().tracking_uri)
     client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, "2")
@@ -103,6 +105,21 @@ def test_a_stored_model_whose_pickle_is_a_symlink_out_of_the_store_is_refused(st
             load_model(root, None)  # the champion itself is checked the same way
     finally:
         client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, "1")
+    assert not marker.exists()
+
+
+def test_a_stored_mlmodel_naming_a_pickle_outside_the_store_is_refused(store_root):
+    """No symlink needed: MLmodel's pickled_model may climb out of the folder with ../"""
+    root, _, folder, marker = store_root
+    planted = root / "mlartifacts" / "planted"
+    shutil.copytree(folder, planted, symlinks=True)
+    (planted / "model.pkl").unlink()
+    elsewhere = os.path.relpath(os.path.realpath(Path(folder) / "model.pkl"), planted)
+    mlmodel = (planted / "MLmodel").read_text().replace("pickled_model: model.pkl", f"pickled_model: {elsewhere}")
+    assert elsewhere.startswith("..") and elsewhere in mlmodel
+    (planted / "MLmodel").write_text(mlmodel)
+    with pytest.raises(SystemExit, match=r"refusing .*its \.\./.*elsewhere\.pkl \(really .*\) lies outside"):
+        load_model(root, str(planted))
     assert not marker.exists()
 
 
