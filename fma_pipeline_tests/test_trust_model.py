@@ -125,8 +125,11 @@ def test_a_stored_mlmodel_naming_a_pickle_outside_the_store_is_refused(store_roo
 
 def test_models_and_runs_uris_of_this_store_load_and_others_are_one_line(store_root, tmp_path):
     root, run_id, _, _ = store_root
+    DataRoot(root).mlflow_store().activate()
+    good_folder = mlflow.artifacts.download_artifacts(f"models:/{REGISTERED_MODEL}/1")  # the store's own folder
+    assert Path(good_folder).is_relative_to((root / "mlartifacts").resolve())
     for model in (None, f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}", f"models:/{REGISTERED_MODEL}/1",
-                  f"runs:/{run_id}/model"):
+                  f"runs:/{run_id}/model", good_folder):
         pipeline, _ = load_model(root, model)
         assert list(pipeline.classes_) == ["a", "b"], model
     with pytest.raises(SystemExit, match=r"^fma-pipeline: models:/nope@champion is not a model of this data root"):
