@@ -83,7 +83,8 @@ def test_the_entrypoint_refuses_the_example_env_naming_every_placeholder(tmp_pat
      "MLFLOW_BACKEND_STORE_URI carries a password that is shorter than 12 characters"),
     ({"MLFLOW_BACKEND_STORE_URI": "postgresql://fma:Change-Me-Please@postgres/mlflow"},
      "MLFLOW_BACKEND_STORE_URI carries a password that is still the placeholder"),
-    ({"MLFLOW_BACKEND_STORE_URI": "postgresql://fma@postgres:5432/mlflow"}, "MLFLOW_BACKEND_STORE_URI carries no password"),
+    ({"MLFLOW_BACKEND_STORE_URI": "postgresql://fma@postgres:5432/mlflow"},
+     "MLFLOW_BACKEND_STORE_URI carries no password"),
 ])
 def test_the_entrypoint_refuses_each_weak_setting(tmp_path, change, complaint):
     out = entrypoint(filled(**change), tmp_path, "echo", "started")

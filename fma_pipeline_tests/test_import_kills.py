@@ -128,3 +128,27 @@ def test_recovery_removes_a_damaged_copy_and_leaves_a_file_it_did_not_write(tmp_
     assert len(tracks) == 6 and foreign not in tracks.index
     assert sorted(content_hash(p) for p in src.iterdir()) == sorted(
         content_hash(p) for p in _audio_files(data) if p != planned[4])
+
+
+def test_a_kill_between_tracks_csv_and_the_manifest_imports_nothing_twice(tmp_path, monkeypatch):
+    """The manifest is written after tracks.csv: an import stopped between the two left rows whose
+    bytes the manifest did not know, and the next import copied them again."""
+    from fma_pipeline.core.fma import importer
+
+    data, src = tmp_path / "data", _sources(tmp_path / "S", 4, 5, seconds=2.0)
+    atomic_path = importer.atomic_path
+
+    def stop_at_the_manifest(target):
+        if Path(target).name == "imported.csv":  # written after tracks.csv
+            raise _Crash
+        return atomic_path(target)
+
+    monkeypatch.setattr(importer, "atomic_path", stop_at_the_manifest)
+    with pytest.raises(_Crash):
+        import_collection(src, data, "filename-prefix")
+    monkeypatch.undo()
+    assert len(read_tracks(data / "fma_metadata" / "tracks.csv")) == 4
+    assert not (data / "fma_metadata" / "imported.csv").exists()
+    report = import_collection(src, data, "filename-prefix")
+    assert (report.imported, report.already) == (0, 4), report  # it used to import all 4 again
+    assert audit_imports(data) == CLEAN and len(_audio_files(data)) == 4 and report.finished == 0

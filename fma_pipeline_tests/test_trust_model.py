@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
+from pathlib import Path
 
 import mlflow
 import mlflow.sklearn
@@ -94,7 +96,7 @@ def test_a_folder_spelt_like_a_uri_is_a_folder_and_is_refused(crafted, tmp_path)
 def test_a_stored_model_whose_pickle_is_a_symlink_out_of_the_store_is_refused(store_root):
     root, _, folder, marker = store_root
     for model in (folder, f"models:/{REGISTERED_MODEL}/2"):
-        with pytest.raises(SystemExit, match=r"refusing to load .*its model\.pkl \(really .*elsewhere\.pkl\) lies outside"):
+        with pytest.raises(SystemExit, match=r"refusing .*its model\.pkl \(really .*elsewhere\.pkl\) lies outside"):
             load_model(root, model)
     client = mlflow.MlflowClient(DataRoot(root).mlflow_store().tracking_uri)
     client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, "2")
@@ -106,10 +108,28 @@ def test_a_stored_model_whose_pickle_is_a_symlink_out_of_the_store_is_refused(st
     assert not marker.exists()
 
 
+def test_a_stored_mlmodel_naming_a_pickle_outside_the_store_is_refused(store_root):
+    """No symlink needed: MLmodel's pickled_model may climb out of the folder with ../"""
+    root, _, folder, marker = store_root
+    planted = root / "mlartifacts" / "planted"
+    shutil.copytree(folder, planted, symlinks=True)
+    (planted / "model.pkl").unlink()
+    elsewhere = os.path.relpath(os.path.realpath(Path(folder) / "model.pkl"), planted)
+    mlmodel = (planted / "MLmodel").read_text().replace("pickled_model: model.pkl", f"pickled_model: {elsewhere}")
+    assert elsewhere.startswith("..") and elsewhere in mlmodel
+    (planted / "MLmodel").write_text(mlmodel)
+    with pytest.raises(SystemExit, match=r"refusing .*its \.\./.*elsewhere\.pkl \(really .*\) lies outside"):
+        load_model(root, str(planted))
+    assert not marker.exists()
+
+
 def test_models_and_runs_uris_of_this_store_load_and_others_are_one_line(store_root, tmp_path):
     root, run_id, _, _ = store_root
+    DataRoot(root).mlflow_store().activate()
+    good_folder = mlflow.artifacts.download_artifacts(f"models:/{REGISTERED_MODEL}/1")  # the store's own folder
+    assert Path(good_folder).is_relative_to((root / "mlartifacts").resolve())
     for model in (None, f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}", f"models:/{REGISTERED_MODEL}/1",
-                  f"runs:/{run_id}/model"):
+                  f"runs:/{run_id}/model", good_folder):
         pipeline, _ = load_model(root, model)
         assert list(pipeline.classes_) == ["a", "b"], model
     with pytest.raises(SystemExit, match=r"^fma-pipeline: models:/nope@champion is not a model of this data root"):

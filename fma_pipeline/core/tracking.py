@@ -395,7 +395,8 @@ def files_outside(folder: Path, root: Path) -> list[tuple[Path, Path]]:
     except (OSError, yaml.YAMLError, AttributeError):
         flavours = {}
     for conf in flavours.values() if isinstance(flavours, dict) else ():
-        named += [folder / conf[k] for k in _FLAVOUR_PATH_KEYS if isinstance(conf, dict) and isinstance(conf.get(k), str)]
+        if isinstance(conf, dict):
+            named += [folder / conf[k] for k in _FLAVOUR_PATH_KEYS if isinstance(conf.get(k), str)]
     return [(path, path.resolve()) for path in named if not path.resolve().is_relative_to(root)]
 
 
