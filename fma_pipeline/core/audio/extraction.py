@@ -47,9 +47,11 @@ import numpy as np
 import pandas as pd
 
 from fma_pipeline.core.audio.decode import DEFAULT_SR, AudioError, AudioLimits, decode
+from fma_pipeline.core.audio.decode import file_kind as _file_kind
 from fma_pipeline.core.audio.features import FeatureConfig, feature_columns, frame_series, summarise
 from fma_pipeline.core.audio.windows import SegmentConfig, empty_segments, segment_frame, segment_rows
-from fma_pipeline.core.fma.layout import list_audio_files, track_id_from_path
+from fma_pipeline.core.failures import is_machine_reason, machine_errno
+from fma_pipeline.core.fma.layout import list_audio_files, printable, track_id_from_path
 from fma_pipeline.core.audio.warmup import compile_lock, warm_numba_cache
 from fma_pipeline.core.audio.workers import kill_workers, single_threaded_env, worker_pool
 
@@ -63,6 +65,11 @@ SECONDS_COLUMN = FILE_COLUMNS[4]
 ERROR_COLUMNS: tuple[str, ...] = (
     "track_id", "folder", "name", "path", "reason", "exception_class", "at", "size", "mtime_ns",
 )
+#: ``exception_class`` and reason prefix of a file that failed through no fault of its own (disk full,
+#: I/O error, no memory: :data:`~fma_pipeline.core.failures.MACHINE_ERRNOS`).
+MACHINE_ERROR, MACHINE_REASON = "MachineError", "not the file's fault, retried next run"
+#: Error rows of these classes say nothing about the file: retried, not carried forward.
+RETRIED_ERRORS = frozenset({"BrokenProcessPool", MACHINE_ERROR})
 #: glibc malloc settings measured to cut system time by ~13 % for this workload.
 _MALLOC_VARS = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "268435456",
                 "MALLOC_TOP_PAD_": "67108864"}
@@ -240,7 +247,7 @@ class _Plan:
 
 def _error_row(folder: str, path: Path, track_id: int | None, reason: str, exc_class: str,
                size: int = -1, mtime_ns: int = -1) -> dict:
-    return {"track_id": track_id, "folder": folder, "name": path.name, "path": str(path),
+    return {"track_id": track_id, "folder": folder, "name": printable(path.name), "path": printable(path),
             "reason": reason, "exception_class": exc_class,
             "at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
             "size": size, "mtime_ns": mtime_ns}
@@ -268,7 +275,8 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
     current_names: set[str] = set()
     for file in list_audio_files(path):
         plan.files += 1
-        current_names.add(file.name)
+        name = printable(file.name)  # as stored: bytes that are not UTF-8 escaped
+        current_names.add(name)
         try:
             st = file.stat()
         except OSError as exc:  # dangling symlink, loop, deleted since listing
@@ -281,6 +289,10 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
             plan.errors.append(_error_row(folder, file, track_id, f"not a regular file ({_file_kind(st.st_mode)})",
                                           "NotARegularFile", st.st_size, st.st_mtime_ns))
             continue
+        if name != file.name:  # one such name once failed the whole folder's write
+            plan.errors.append(_error_row(folder, file, None, "file name is not valid UTF-8 (its bad bytes "
+                                          "are shown escaped)", "NameError", st.st_size, st.st_mtime_ns))
+            continue
         if track_id is None:
             plan.errors.append(_error_row(folder, file, None, "file name is not an FMA track id",
                                           "NameError", st.st_size, st.st_mtime_ns))
@@ -291,10 +303,11 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
                                           "DuplicateTrack", st.st_size, st.st_mtime_ns))
             continue
         seen_ids[track_id] = file.name
-        old_error = prev_errors.get(file.name)
-        # A crashed worker says nothing about the file (it may have been a broken numba
-        # cache or memory pressure): such rows are retried, every other error carried.
-        if (old_error is not None and old_error["exception_class"] != "BrokenProcessPool"
+        old_error = prev_errors.get(name)
+        # A crashed worker or a failure of the machine (disk full...) says nothing about the file:
+        # such rows are retried, every other error carried.
+        if (old_error is not None and old_error["exception_class"] not in RETRIED_ERRORS
+                and not is_machine_reason(str(old_error["reason"]))
                 and (old_error["size"], old_error["mtime_ns"]) == (st.st_size, st.st_mtime_ns)):
             plan.errors.append(old_error)
             continue
@@ -331,12 +344,6 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
 #: A worker that has not answered ``file_timeout`` plus this many seconds after its last
 #: answer is killed: its own alarm (see :func:`_time_limit`) did not fire in stalled C code.
 KILL_GRACE_SECONDS = 30.0
-
-
-def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-             (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "directory"))
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 class FileTimeout(Exception):
@@ -396,11 +403,14 @@ def _extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
         return True, rows, digest, "", len(y) / features.sr
     except FileTimeout as exc:
         return False, None, str(exc), "Timeout", 0.0
-    except AudioError as exc:
-        return False, None, exc.reason, exc.exception_class, 0.0
-    except OSError as exc:
-        return False, None, f"cannot read file: {exc.strerror or exc}", type(exc).__name__, 0.0
     except Exception as exc:  # noqa: BLE001 - any decoder/feature failure is one file's problem
+        code = machine_errno(exc)
+        if code is not None:  # disk full, EIO...: not the file's fault, retried next run (_plan_folder)
+            return False, None, f"{MACHINE_REASON}: {os.strerror(code)}", MACHINE_ERROR, 0.0
+        if isinstance(exc, AudioError):
+            return False, None, exc.reason, exc.exception_class, 0.0
+        if isinstance(exc, OSError):
+            return False, None, f"cannot read file: {exc.strerror or exc}", type(exc).__name__, 0.0
         reason = f"extraction failed: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
         return False, None, reason, type(exc).__name__, 0.0
 
