@@ -5,7 +5,9 @@ truncated, random-bytes, text-as-MP3 and silent files) in a temporary folder. Ea
 materialises all 156 ``track_features`` partitions in a subprocess (its own process
 group, with a real ``DAGSTER_HOME``); with probability ``--kill-probability`` the whole
 group is SIGKILLed after a random delay. Between runs a few clips are re-rendered, so
-every run has real work to do and a kill can land in extraction or in a write.
+every run has real work to do and a kill can land in extraction or in a write; and with
+probability ``--damage-probability`` one folder's Parquet output is damaged (cut in half, its
+last bytes lost or overwritten), which the next completed run must name and rebuild.
 
 After every run it verifies: every partition file that exists is readable; no feature
 row of the last good state is lost; after a completed run, feature rows + error rows
@@ -105,12 +107,15 @@ def mutate(root: Path, rng: random.Random, n: int = 3) -> list[str]:
     """Re-render ``n`` clips that have features (good audio) with new content, atomically."""
     import soundfile as sf
 
-    from fma_pipeline.core.storage import atomic_path, read_parquet
+    from fma_pipeline.core.storage import DamagedFile, atomic_path, read_parquet
     from fma_pipeline.core.sample.engine import render_clip
 
-    good = [root / "fma_small" / path.stem / name
-            for path in sorted((root / "pipeline" / "track_features").glob("[0-9][0-9][0-9].parquet"))
-            for name in read_parquet(path)[("file", "name", "")]]
+    good = []
+    for path in sorted((root / "pipeline" / "track_features").glob("[0-9][0-9][0-9].parquet")):
+        try:
+            good += [root / "fma_small" / path.stem / name for name in read_parquet(path)[("file", "name", "")]]
+        except DamagedFile:
+            continue  # damaged by the soak, not rebuilt yet
     changed = []
     for path in rng.sample(good, min(n, len(good))):
         clip = render_clip(12, np.random.default_rng(rng.randrange(2**32)), sr=22_050, seconds=6)
@@ -119,6 +124,26 @@ def mutate(root: Path, rng: random.Random, n: int = 3) -> list[str]:
                      compression_level=0.65, bitrate_mode="CONSTANT")
         changed.append(f"{path.parent.name}/{path.name}")
     return changed
+
+
+#: Ways a stored output gets damaged from outside (a full disk, a bad copy, a hand): its bytes cut or overwritten.
+DAMAGE = ("cut in half", "last 100 bytes lost", "tail overwritten")
+
+
+def damage(root: Path, rng: random.Random) -> tuple[str, str]:
+    """Damage one random Parquet output of one random folder; returns (folder/file, how)."""
+    outputs = sorted(p for kind in ("track_features", "segment_features", "track_feature_errors")
+                     for p in (root / "pipeline" / kind).glob("[0-9][0-9][0-9].parquet") if p.stat().st_size > 200)
+    path, how = rng.choice(outputs), rng.choice(DAMAGE)
+    data = path.read_bytes()
+    if how == "cut in half":
+        data = data[: len(data) // 2]
+    elif how == "last 100 bytes lost":
+        data = data[:-100]
+    else:
+        data = data[:-200] + bytes(rng.randrange(256) for _ in range(200))
+    path.write_bytes(data)  # in place, not atomic: damage is not a write of ours
+    return f"{path.parent.name}/{path.name}", how
 
 
 def snapshot(root: Path) -> tuple[dict[str, set[int]], list[str], int]:
@@ -137,6 +162,11 @@ def snapshot(root: Path) -> tuple[dict[str, set[int]], list[str], int]:
         ids[path.stem] = set(int(t) for t in features.index)
         names[path.stem] = set(features[("file", "name", "")])
         duplicates += int(features.index.duplicated().sum())
+    for path in sorted((root / "pipeline" / "segment_features").glob("[0-9][0-9][0-9].parquet")):
+        try:
+            read_parquet(path)
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"unreadable segments {path.name}: {type(exc).__name__}: {exc}")
     for path in sorted((root / "pipeline" / "track_feature_errors").glob("[0-9][0-9][0-9].parquet")):
         try:
             errors = read_parquet(path)
@@ -166,7 +196,7 @@ def incomplete_folders(root: Path) -> dict[str, str]:
     """Folders whose stored output does not match the audio on disk (missing, stale, short)."""
     from fma_pipeline.core.audio.extraction import file_digest
     from fma_pipeline.core.fma.layout import list_audio_files
-    from fma_pipeline.core.storage import read_parquet
+    from fma_pipeline.core.storage import DamagedFile, read_parquet
 
     out = {}
     audio = root / "fma_small"
@@ -177,7 +207,11 @@ def incomplete_folders(root: Path) -> dict[str, str]:
         if not fpath.exists() or not epath.exists():
             out[folder.name] = "no output"
             continue
-        features, errors = read_parquet(fpath), read_parquet(epath)
+        try:
+            features, errors = read_parquet(fpath), read_parquet(epath)
+        except DamagedFile:
+            out[folder.name] = "damaged output"
+            continue
         if len(features) + len(errors) != len(files):
             out[folder.name] = f"{len(features)} rows + {len(errors)} error rows for {len(files)} files"
             continue
@@ -207,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracks-per-genre", type=int, default=3, help="size of the generated sample")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--damage-probability", type=float, default=0.3,
+                        help="chance, between runs, of damaging one folder's Parquet output (cut, tail lost)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data root")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -223,15 +259,21 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     last_good: dict[str, set[int]] = {}
     pending_recovery: set[str] = set()
+    damaged: list[tuple[str, str]] = []  # (folder/file, how) of every damaged output
+    pending_damage: set[str] = set()  # folders whose damaged output no completed run has rebuilt yet
     durations: list[float] = []  # of completed runs, from the start of materialisation to the end
     runs = args.runs
     i = recovery_runs = 0
     was_killed = False
     # the soak ends with a completed run (which also fails the Dagster runs of the killed ones)
-    while i < runs or killed < args.kills or pending_recovery or was_killed:
+    while i < runs or killed < args.kills or pending_recovery or pending_damage or was_killed:
         last = i >= runs and killed >= args.kills  # an extra run to recover what the last killed run left
         if i > 0:
             mutate(root, rng)
+        if i > 0 and rng.random() < args.damage_probability:
+            damaged.append(damage(root, rng))
+            pending_damage.add(damaged[-1][0].split("/")[1][:3])
+            print(f"         damaged {damaged[-1][0]} ({damaged[-1][1]})")
         kill = not last and i > 0 and rng.random() < args.kill_probability
         typical = float(np.median(durations)) if durations else 10.0
         # the kill lands at a random point of the run proper (the runner's imports excluded)
@@ -253,11 +295,15 @@ def main(argv: list[str] | None = None) -> int:
         seconds, run_seconds = time.perf_counter() - t0, time.perf_counter() - t_run
         was_killed = proc.returncode == -signal.SIGKILL
         ids, found, duplicates = snapshot(root)
+        if proc.returncode != 0:  # a killed run may not have reached the damaged folder yet
+            found = [p for p in found if not any(f"{key}.parquet" in p for key in pending_damage)]
         problems += [f"run {i + 1}: {p}" for p in found]
         if duplicates:
             duplicate_rows += duplicates
             problems.append(f"run {i + 1}: {duplicates} duplicate row(s)")
         for key, before in last_good.items():
+            if proc.returncode != 0 and key in pending_damage and key not in ids:
+                continue  # unreadable until a run rebuilds it: checked after the next completed run
             lost = before - ids.get(key, set())
             if lost:
                 lost_rows += len(lost)
@@ -276,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 problems.append(f"run {i + 1}: folder {key} not accounted for after a completed run: {what}")
             recovered += len(pending_recovery - set(behind))
             pending_recovery &= set(behind)
+            pending_damage.clear()  # every damaged output must be rebuilt now (snapshot checked it)
             last_good = ids
             status = f"completed in {seconds:.1f} s"
         else:
@@ -286,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run {i + 1:2d}{' (recovery)' if last else ''}: {status}; stray temp files {stray}")
         i += 1
         recovery_runs += last
-        if recovery_runs >= 3 and (pending_recovery or was_killed):
+        if recovery_runs >= 3 and (pending_recovery or pending_damage or was_killed):
             problems.append("could not recover within 3 extra runs")
             break
 
@@ -303,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
           f"recovered partitions {recovered}; lost rows {lost_rows}; duplicate rows {duplicate_rows}; "
           f"Dagster runs left unfinished {sum(unfinished.values())}; feature rows {features}; "
           f"faults accounted for {len(injected) - len(unaccounted)}/{len(injected)}; "
+          f"damaged outputs {len(damaged)} (rebuilt {len(damaged) - len(pending_damage)}); "
           f"stray temp files at end {len(list((root / 'pipeline').rglob('.tmp-*')))}; "
           f"{time.perf_counter() - started:.0f} s")
     for name in unaccounted:

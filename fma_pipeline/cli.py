@@ -17,10 +17,21 @@ from pathlib import Path
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
-    from fma_pipeline.core.catalogue import default_data_dir
+    from fma_pipeline.core.catalogue import DATA_DIR_ENV, default_data_dir
 
     data_dir = Path(args.data_dir).resolve() if args.data_dir else default_data_dir()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    given = "--data-dir" if args.data_dir else f"${DATA_DIR_ENV} or the default ./data"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise SystemExit(f"fma-pipeline {args.command}: the data root {data_dir} ({given}) is a file, not a folder")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(f"fma-pipeline {args.command}: cannot make the data root {data_dir} ({given}): "
+                         f"{exc.strerror or exc}") from None
+    if not os.access(data_dir, os.W_OK):
+        raise SystemExit(f"fma-pipeline {args.command}: the data root {data_dir} is read-only: every command "
+                         "records its runs there (Dagster's run storage, MLflow's store); make it writable "
+                         "or copy it somewhere writable")
     from fma_pipeline.orchestration.instance import dagster_home
 
     dagster_home(data_dir)
@@ -171,15 +182,18 @@ def champion_run_url(data_dir: Path, base: str = "http://127.0.0.1:5000") -> str
     return f"{base}/#/experiments/{experiment_id}/runs/{runs['runs'][runs['champion']]}"
 
 
-def cmd_materialise(args: argparse.Namespace) -> int:
-    from fma_pipeline.core.fma.layout import FOLDERS
+def _partitions(args: argparse.Namespace) -> list[str]:
+    from fma_pipeline.orchestration.backfill import parse_partitions
 
+    try:
+        return parse_partitions(args.partitions)
+    except ValueError as exc:
+        raise SystemExit(f"fma-pipeline {args.command}: --partitions {args.partitions}: {exc}") from None
+
+
+def cmd_materialise(args: argparse.Namespace) -> int:
+    partitions = _partitions(args)  # before anything is written
     data_dir = _data_dir(args)
-    partitions = None
-    if args.partitions:
-        start, _, end = args.partitions.partition("-")
-        end = end or start
-        partitions = [f for f in FOLDERS if start <= f <= end]
     run_config = None
     if args.config:
         import yaml
@@ -317,7 +331,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 top = ", ".join(f"{g} {p:.0%}" for g, p in row["top"])
                 print(f"{row['path']}: {row['genre']}  ({top})")
             else:  # unsure: no genre, the reason says why; error: not usable audio
-                print(f"{row['path']}: {row['status']}: {row['reason']}")
+                hint = f"; to tag the audio files in a folder: fma-pipeline tag {shlex.quote(row['path'])} " \
+                       "--out tags.csv" if Path(row["path"]).is_dir() else ""
+                print(f"{row['path']}: {row['status']}: {row['reason']}{hint}")
     return 0 if table["status"].isin(["ok", "unsure"]).all() else 1
 
 
@@ -387,15 +403,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from fma_pipeline.orchestration.backfill import (find_backfill_partitions, launch_backfill_via_webserver,
-                                                     parse_partitions, run_backfill)
+                                                     run_backfill)
+    from fma_pipeline.definitions import resources
     from fma_pipeline.orchestration.instance import fail_dead_runs
     from fma_pipeline.orchestration.resources import FmaData
 
+    keys = _partitions(args)
     data_dir = _data_dir(args)
-    try:
-        keys = parse_partitions(args.partitions)
-    except ValueError as exc:
-        raise SystemExit(f"fma-pipeline backfill: {exc}")
     with dg.DagsterInstance.get() as instance:
         fail_dead_runs(instance)  # a run left STARTED by a killed process: failed, so picked below
         fma = FmaData(data_dir=str(data_dir))
@@ -433,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tracks-per-genre", type=int, default=20)
     demo.set_defaults(func=cmd_demo)
     mat = sub.add_parser("materialise", aliases=["materialize"], help="extract features and train")
-    mat.add_argument("--partitions", help="folder range such as 000-020 (default: all 156)")
+    mat.add_argument("--partitions", help="folders: 047, a range 000-020 or a list 001,005-007 (default: all 156)")
     mat.add_argument("--features-only", action="store_true", help="stop after track_features")
     mat.add_argument("--config", help="Dagster run config YAML for the downstream assets "
                                       "(e.g. ops: {genre_classifiers: {config: {models: [svm]}}})")
@@ -513,6 +527,16 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (TrackingStoreError, MetadataError, FileNotFoundError) as exc:
         print(f"fma-pipeline {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from fma_pipeline.core.failures import machine_failure
+
+        why = machine_failure(exc)  # disk full, read-only, I/O error: one line, not SQLite's traceback
+        if why is None:
+            raise
+        print(f"fma-pipeline {args.command}: stopped by the machine: {why}. Outputs are replaced whole or "
+              "not at all, so the last good ones are kept; run the command again once this is fixed.",
+              file=sys.stderr)
         return 2
 
 

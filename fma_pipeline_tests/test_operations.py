@@ -191,7 +191,7 @@ def test_parse_partitions_and_contiguous_chunks():
     from fma_pipeline.orchestration.backfill import contiguous_chunks, parse_partitions
 
     assert parse_partitions("010-012") == ["010", "011", "012"]
-    assert parse_partitions("5,001-002") == ["001", "002", "005"]
+    assert parse_partitions("005,001-002") == ["001", "002", "005"]
     assert len(parse_partitions(None)) == 156
     with pytest.raises(ValueError):
         parse_partitions("150-160")

@@ -199,6 +199,49 @@ def write_parquet_parts(parts: Iterable[pd.DataFrame], target: Path | str) -> tu
     return target, rows
 
 
+class DamagedFile(ValueError):
+    """A stored file that is there but cannot be read: cut short, overwritten, not Parquet.
+
+    Writes are atomic, so this is damage from outside (a disk, a copy, a hand): the message
+    names the file, which pyarrow's does not (``ArrowInvalid: Parquet magic bytes not found``).
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The file.
+    cause : BaseException
+        What the reader raised.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        As given.
+    reason : str
+        The reader's complaint, one line.
+    """
+
+    def __init__(self, path: Path | str, cause: BaseException):
+        self.path = Path(path)
+        self.reason = f"{type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[0][:200]}"
+        super().__init__(f"damaged file {self.path}: cannot be read ({self.reason})")
+
+
+@contextlib.contextmanager
+def _naming_damage(path: Path | str) -> Iterator[None]:
+    """Turn a reader's failure into :class:`DamagedFile`, except the machine's or the OS's
+    (an ``OSError`` with an errno: missing, permission, disk) and memory."""
+    try:
+        yield
+    except (MemoryError, DamagedFile):
+        raise
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise DamagedFile(path, exc) from exc  # pyarrow's own IOError: a page that does not parse
+    except Exception as exc:  # noqa: BLE001 - ArrowInvalid, bad pandas metadata...: the bytes are wrong
+        raise DamagedFile(path, exc) from exc
+
+
 def read_parquet(path: Path | str, **options) -> pd.DataFrame:
     """Read a Parquet file written by :func:`write_parquet` (``options``, e.g. ``filters``, go to pandas).
 
@@ -212,8 +255,14 @@ def read_parquet(path: Path | str, **options) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
+
+    Raises
+    ------
+    DamagedFile
+        When the file is there but its bytes are not a readable Parquet file.
     """
-    return pd.read_parquet(path, engine="pyarrow", **options)
+    with _naming_damage(path):
+        return pd.read_parquet(path, engine="pyarrow", **options)
 
 
 #: Where pandas (>= 2.1) keeps ``DataFrame.attrs`` in a Parquet file's metadata.
@@ -255,7 +304,13 @@ def parquet_rows(path: Path | str) -> int:
     Returns
     -------
     int
+
+    Raises
+    ------
+    DamagedFile
+        When the file's footer cannot be read.
     """
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(path).metadata.num_rows
+    with _naming_damage(path):
+        return pq.ParquetFile(path).metadata.num_rows

@@ -7,7 +7,9 @@ A folder partition is picked when
 - ``output missing``: it was materialised but ``pipeline/track_features/NNN.parquet`` is gone;
 - ``never materialised``: it has no materialisation while its folder holds audio;
 - ``stale``: its stored features carry another feature definition than ``definition``
-  (an upgrade, a changed analysis rate; see :mod:`fma_pipeline.core.audio.definition`).
+  (an upgrade, a changed analysis rate; see :mod:`fma_pipeline.core.audio.definition`);
+- ``output damaged``: one of its stored files cannot be read (cut short, overwritten); the
+  re-run treats it as missing and rebuilds it.
 
 Partitions in progress are left alone (a run whose process was killed is not in progress:
 the CLI first marks it failed, see :func:`~fma_pipeline.orchestration.instance.fail_dead_runs`). :func:`run_backfill` re-runs the picked partitions
@@ -21,6 +23,7 @@ running webserver's ``launchPartitionBackfill`` GraphQL mutation (the daemon run
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -29,8 +32,9 @@ from itertools import groupby
 
 import dagster as dg
 
-from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURES
+from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURE_ERRORS, TRACK_FEATURES
 from fma_pipeline.core.fma.layout import FOLDERS, list_audio_files
+from fma_pipeline.core.storage import DamagedFile, parquet_rows
 from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
 from fma_pipeline.orchestration.resources import FmaData
 from fma_pipeline.orchestration.sensors import stale_definition
@@ -42,17 +46,49 @@ class BackfillCandidate:
     reason: str
 
 
+#: What ``--partitions`` accepts, for messages.
+PARTITIONS_SYNTAX = "a folder 000-155, a range such as 010-020, or a comma list such as 001,005-007"
+
+
 def parse_partitions(spec: str | None) -> list[str]:
-    """``"010-020"`` / ``"005"`` / ``"001,003,010-012"`` -> folder keys (default: all 156)."""
-    if not spec:
+    """``"010-020"`` / ``"005"`` / ``"001,003,010-012"`` -> folder keys, sorted (``None``: all 156).
+
+    Strict: anything else raises ``ValueError`` with one line saying what was probably meant,
+    rather than selecting something else (``47`` once selected every folder: no key equals it).
+
+    Parameters
+    ----------
+    spec : str or None
+        Folder keys (three digits, ``000``-``155``), ranges ``A-B`` with ``A <= B``, comma-separated.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ValueError
+        For anything that is not a folder, a range or a list of them.
+    """
+    if spec is None:
         return list(FOLDERS)
-    keys: list[str] = []
-    for part in spec.split(","):
-        start, _, end = part.strip().partition("-")
-        start, end = start.strip().zfill(3), (end.strip() or start.strip()).zfill(3)
-        if start not in FOLDERS or end not in FOLDERS or start > end:
-            raise ValueError(f"bad folder range {part!r}: expected NNN or NNN-NNN within 000-155")
-        keys.extend(f for f in FOLDERS if start <= f <= end and f not in keys)
+    keys: set[str] = set()
+    for item in spec.split(","):
+        item = item.strip()
+        ends = [e.strip() for e in re.split(r"-|\.\.\.?", item)] if item else []
+        if not item or not 1 <= len(ends) <= 2 or not all(e.isdigit() for e in ends):
+            what = f"{item!r} is not a folder or a range" if item else "an empty item"
+            raise ValueError(f"{what} in {spec!r}: expected {PARTITIONS_SYNTAX}")
+        for end in ends:
+            if end not in FOLDERS:
+                hint = f"did you mean {int(end):03d}?" if int(end) < len(FOLDERS) else "FMA's folders are 000-155"
+                raise ValueError(f"{end} is not a folder: {hint} (expected {PARTITIONS_SYNTAX})")
+        start, end = ends[0], ends[-1]
+        if len(ends) == 2 and (start > end or not re.fullmatch(r"\d+-\d+", item.replace(" ", ""))):
+            meant = f"{min(start, end)}-{max(start, end)}"
+            why = f"{start} comes after {end}" if start > end else "a range is written A-B"
+            raise ValueError(f"{item} is not a range: {why}; did you mean {meant}?")
+        keys.update(f for f in FOLDERS if start <= f <= end)
     return sorted(keys)
 
 
@@ -75,12 +111,26 @@ def find_backfill_partitions(instance: dg.DagsterInstance, fma: FmaData, partiti
         elif state == dg.AssetPartitionStatus.MATERIALIZED and not output.is_file():
             found.append(BackfillCandidate(
                 key, f"output missing: {output.relative_to(fma.root)} is gone"))
+        elif damaged := _damaged_output(fma, key):
+            found.append(BackfillCandidate(key, f"output damaged: {damaged}"))
         elif state is None and (files := len(list_audio_files(audio_dir / key))):
             found.append(BackfillCandidate(key, f"never materialised: the folder holds {files} audio file(s)"))
         elif definition and (other := stale_definition(fma, key, definition)):
             found.append(BackfillCandidate(key, f"stale: features of definition {other}, this version "
                                                 f"computes {definition}"))
     return found
+
+
+def _damaged_output(fma: FmaData, key: str) -> str | None:
+    """Which of the folder's stored files cannot be read (from its footer: cheap), and why."""
+    for stored in (TRACK_FEATURES, TRACK_FEATURE_ERRORS, SEGMENT_FEATURES):
+        path = fma.catalogue.partition_path(stored, key)
+        try:
+            if path.is_file():
+                parquet_rows(path)
+        except DamagedFile as exc:
+            return f"{path.relative_to(fma.root)} cannot be read ({exc.reason})"
+    return None
 
 
 def contiguous_chunks(keys: list[str], size: int | None = None,

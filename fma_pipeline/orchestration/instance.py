@@ -13,6 +13,7 @@ daemon through :class:`FmaRunLauncher`'s worker health check.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -70,16 +71,51 @@ def write_workspace(home: Path) -> Path:
 PID_TAG, HOST_TAG, PROCESS_START_TAG = "fma/pid", "fma/host", "fma/process_start"
 
 
-def dagster_home(data_dir: Path) -> Path:
-    """``<data root>/.dagster`` with the project's ``dagster.yaml``; sets ``DAGSTER_HOME``."""
+#: The ``base_dir:`` line of :data:`_STORAGE` as found in a ``dagster.yaml``.
+_BASE_DIR_LINE = re.compile(r"^(storage:\n  sqlite:\n    base_dir: )(.+)$", re.MULTILINE)
+
+
+def dagster_home(data_dir: Path, echo=None) -> Path:
+    """``<data root>/.dagster`` with the project's ``dagster.yaml``; sets ``DAGSTER_HOME``.
+
+    Dagster needs an absolute ``base_dir`` (a relative one is taken from the working
+    directory), so a data root that was copied or moved still names the old root's run
+    storage: runs of the copy would land in the original's. Such a ``base_dir`` (another
+    root's ``.dagster/storage``) is rewritten to this root's, with one line through
+    ``echo`` (default: stderr); the rest of an edited file is kept.
+    """
     home = Path(data_dir).resolve() / ".dagster"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     base_dir = home / "storage"
-    if not config.exists() or config.read_text() in {y.format(base_dir=base_dir) for y in PREVIOUS_DAGSTER_YAMLS}:
-        config.write_text(DAGSTER_YAML.format(base_dir=base_dir))
+    text = config.read_text() if config.exists() else None
+    if text is None or text in {y.format(base_dir=base_dir) for y in PREVIOUS_DAGSTER_YAMLS}:
+        _write_config(config, DAGSTER_YAML.format(base_dir=base_dir))
+    elif (found := _BASE_DIR_LINE.search(text)) and _another_roots_storage(found.group(2).strip(), base_dir):
+        _write_config(config, _BASE_DIR_LINE.sub(lambda m: m.group(1) + str(base_dir), text, count=1))
+        (echo or (lambda line: print(line, file=sys.stderr, flush=True)))(
+            f"fma-pipeline: {config} named another data root's Dagster storage ({found.group(2).strip()}), "
+            f"copied with the root: now {base_dir}")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def _another_roots_storage(value: str, ours: Path) -> bool:
+    """Whether ``value`` is an absolute ``<root>/.dagster/storage`` other than ``ours``."""
+    path = Path(value.strip("'\""))
+    if not path.is_absolute() or path.parts[-2:] != (".dagster", "storage") or path == ours:
+        return False
+    try:
+        return not path.samefile(ours)  # the same folder under another name (a symlinked root)
+    except OSError:
+        return True  # gone, or not made yet: not this root's
+
+
+def _write_config(config: Path, text: str) -> None:
+    from fma_pipeline.core.storage import atomic_path
+
+    with atomic_path(config) as tmp:
+        tmp.write_text(text)
 
 
 def uses_celery() -> bool:

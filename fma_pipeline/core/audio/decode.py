@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import struct
 import sys
 import tempfile
@@ -128,36 +129,41 @@ def decode_with_rate(path: Path | str, sr: int | None = None,
     """
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:  # missing, permission denied, symlink loop, deleted meanwhile
         raise AudioError(f"cannot read file: {exc.strerror or exc}", type(exc).__name__) from exc
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block, /dev/zero never end; a folder is no file
+        raise AudioError(f"not a regular file ({file_kind(st.st_mode)})", "NotARegularFile")
+    size = st.st_size
     if size == 0:
         raise AudioError("empty file (0 bytes)", "EmptyFile")
     with decoder_messages() as said:
         try:
-            with sf.SoundFile(path) as handle:
+            with sf.SoundFile(os.fsencode(path)) as handle:  # bytes: a name that is not UTF-8 opens too
                 native_sr, frames, kind = handle.samplerate, handle.frames, handle.format
                 channels, subtype = handle.channels, handle.subtype
                 max_frames = int(limits.max_seconds * native_sr)
-                if 0 < frames and max_frames < frames:
-                    handle.seek((frames - max_frames) // 2)
-                    expected = max_frames
+                start = (frames - max_frames) // 2 if 0 < frames and max_frames < frames else 0
+                if start:  # cut on purpose to its middle: not a truncation
+                    handle.seek(start)
                     data = handle.read(max_frames, dtype="float32", always_2d=True)
                 else:
-                    expected = frames
                     data = handle.read(dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-            message = _first_line(exc).replace(f"Error opening {str(path)!r}: ", "")
+            message = _first_line(exc).replace(f"Error opening {os.fsencode(path)!r}: ", "")
             if "does not exist or is not a regular file" in message:
                 message = "not a recognised audio format"
             raise AudioError(f"cannot decode: {message}{_quote(said)}", type(exc).__name__) from exc
         except OSError as exc:  # missing, permission denied, symlink loop, deleted meanwhile
             raise AudioError(f"cannot read file: {exc.strerror or exc}", type(exc).__name__) from exc
-    if kind == "WAV":
-        expected = max(expected, _wav_declared_frames(path, channels, subtype, size) or 0)
-    shortfall = expected - data.shape[0]
+    # Truncation compares the whole file with its header, whether or not it was cut on purpose:
+    # a cut decode that stopped early reached ``start + len(data)`` of the ``frames`` the header
+    # (MP3's Xing count) or the file size (WAV) gives; a WAV's RIFF header may declare more still.
+    held = start + data.shape[0] if data.shape[0] < max_frames else frames
+    expected = max(frames, _wav_declared_frames(path, channels, subtype, size) or 0) if kind == "WAV" else frames
+    shortfall = expected - held
     if data.size and shortfall > max(TRUNCATION_TOLERANCE[0] * native_sr, TRUNCATION_TOLERANCE[1] * expected):
-        raise AudioError(f"truncated: decoded {data.shape[0] / native_sr:.1f} s of the {expected / native_sr:.1f} s "
+        raise AudioError(f"truncated: decoded {held / native_sr:.1f} s of the {expected / native_sr:.1f} s "
                          f"its header declares{_quote(said)}", "TruncatedAudio")
     if data.size == 0:
         raise AudioError("no audio samples", "AudioError")
@@ -172,6 +178,23 @@ def decode_with_rate(path: Path | str, sr: int | None = None,
     if float(np.max(np.abs(mono - mono.mean()))) < limits.silence_peak:
         raise AudioError("silent: no signal above the silence threshold", "AudioError")
     return np.ascontiguousarray(mono), int(sr or native_sr)
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for a reason line (``named pipe``, ``directory``…).
+
+    Parameters
+    ----------
+    mode : int
+        ``st_mode`` from :func:`os.stat`.
+
+    Returns
+    -------
+    str
+    """
+    kinds = ((stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+             (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "directory"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 _SAMPLE_BYTES = {"PCM_U8": 1, "PCM_S8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,

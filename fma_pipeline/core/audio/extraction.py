@@ -50,13 +50,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.audio.decode import AudioLimits
+from fma_pipeline.core.audio.decode import AudioLimits, file_kind
 from fma_pipeline.core.audio.definition import DEFINITION_ATTR, NONE_RECORDED, definition_attrs
 from fma_pipeline.core.audio.features import FeatureConfig, feature_columns
-from fma_pipeline.core.audio.windows import SegmentConfig, empty_segments, segment_frame
-from fma_pipeline.core.fma.layout import list_audio_files, track_id_from_path
-from fma_pipeline.core.audio.file_worker import _file_kind, configure_process_env, file_digest
+from fma_pipeline.core.audio.file_worker import MACHINE_ERROR, configure_process_env, file_digest
 from fma_pipeline.core.audio.file_worker import extract_file as _extract_file
+from fma_pipeline.core.audio.windows import SegmentConfig, empty_segments, segment_frame
+from fma_pipeline.core.failures import is_machine_reason
+from fma_pipeline.core.fma.layout import list_audio_files, printable, track_id_from_path
 from fma_pipeline.core.audio.warmup import compile_lock, warm_numba_cache
 from fma_pipeline.core.audio.workers import kill_workers, worker_pool
 
@@ -70,6 +71,8 @@ SECONDS_COLUMN = FILE_COLUMNS[4]
 ERROR_COLUMNS: tuple[str, ...] = (
     "track_id", "folder", "name", "path", "reason", "exception_class", "at", "size", "mtime_ns",
 )
+#: Error rows of these classes say nothing about the file: retried, not carried forward.
+RETRIED_ERRORS = frozenset({"BrokenProcessPool", MACHINE_ERROR})
 #: Below this many files to decode, a pool's start-up costs more than it saves.
 _MIN_FILES_FOR_POOL = 3
 
@@ -223,7 +226,7 @@ class _Plan:
 
 def _error_row(folder: str, path: Path, track_id: int | None, reason: str, exc_class: str,
                size: int = -1, mtime_ns: int = -1) -> dict:
-    return {"track_id": track_id, "folder": folder, "name": path.name, "path": str(path),
+    return {"track_id": track_id, "folder": folder, "name": printable(path.name), "path": printable(path),
             "reason": reason, "exception_class": exc_class,
             "at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
             "size": size, "mtime_ns": mtime_ns}
@@ -255,7 +258,8 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
     current_names: set[str] = set()
     for file in list_audio_files(path):
         plan.files += 1
-        current_names.add(file.name)
+        name = printable(file.name)  # as stored: bytes that are not UTF-8 escaped
+        current_names.add(name)
         try:
             st = file.stat()
         except OSError as exc:  # dangling symlink, loop, deleted since listing
@@ -265,8 +269,12 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
             continue
         track_id = track_id_from_path(file)
         if not stat.S_ISREG(st.st_mode):  # a named pipe would block the reader for ever
-            plan.errors.append(_error_row(folder, file, track_id, f"not a regular file ({_file_kind(st.st_mode)})",
+            plan.errors.append(_error_row(folder, file, track_id, f"not a regular file ({file_kind(st.st_mode)})",
                                           "NotARegularFile", st.st_size, st.st_mtime_ns))
+            continue
+        if name != file.name:  # one such name once failed the whole folder's write
+            plan.errors.append(_error_row(folder, file, None, "file name is not valid UTF-8 (its bad bytes "
+                                          "are shown escaped)", "NameError", st.st_size, st.st_mtime_ns))
             continue
         if track_id is None:
             plan.errors.append(_error_row(folder, file, None, "file name is not an FMA track id",
@@ -278,10 +286,11 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
                                           "DuplicateTrack", st.st_size, st.st_mtime_ns))
             continue
         seen_ids[track_id] = file.name
-        old_error = prev_errors.get(file.name)
-        # A crashed worker says nothing about the file (it may have been a broken numba
-        # cache or memory pressure): such rows are retried, every other error carried.
-        if (old_error is not None and old_error["exception_class"] != "BrokenProcessPool"
+        old_error = prev_errors.get(name)
+        # A crashed worker or a failure of the machine (disk full...) says nothing about the file:
+        # such rows are retried, every other error carried.
+        if (old_error is not None and old_error["exception_class"] not in RETRIED_ERRORS
+                and not is_machine_reason(str(old_error["reason"]))
                 and (old_error["size"], old_error["mtime_ns"]) == (st.st_size, st.st_mtime_ns)):
             plan.errors.append(old_error)
             continue

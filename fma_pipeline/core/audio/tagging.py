@@ -22,6 +22,7 @@ from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode_with_
 from fma_pipeline.core.audio.definition import model_feature_config
 from fma_pipeline.core.audio.features import FeatureConfig, flat_feature_names, frame_series, summarise, window_bounds
 from fma_pipeline.core.audio.workers import worker_pool
+from fma_pipeline.core.fma.layout import printable
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,8 @@ def tag_files(model, paths: Sequence[Path | str], settings: TagSettings = TagSet
                         progress(1)
         rows = [predict_rows(model, *done[path], top_k=top_k) for path in paths]
     table = pd.DataFrame(rows)
+    if len(table):  # a name that is not UTF-8 would fail the Parquet/CSV write and the terminal
+        table["path"] = table["path"].map(printable)
     for column in ("genre", "probability", "top"):
         if column not in table:
             table[column] = None

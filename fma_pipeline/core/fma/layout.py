@@ -6,6 +6,7 @@ divided by 1000, zero-padded to three digits; the file name is the id padded to 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -83,6 +84,26 @@ def track_id_from_path(path: Path) -> int | None:
     """
     match = _TRACK_FILE.match(Path(path).stem)
     return int(match.group(1)) if match else None
+
+
+def printable(path: Path | str) -> str:
+    """``path`` as text that any output accepts: bytes that are not UTF-8 are escaped (``\\xff``).
+
+    POSIX file names are bytes; Python keeps the bytes that are not UTF-8 as lone surrogates,
+    which Parquet, CSV and the terminal refuse (``UnicodeEncodeError``). The escaped form
+    shows the user which bytes are wrong.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        A path or file name as the OS gave it.
+
+    Returns
+    -------
+    str
+        The same text when it is valid UTF-8; else with each bad byte written ``\\xNN``.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def subsets_within(subset: str) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from fma_pipeline.core.catalogue import (SEGMENT_FEATURES, SEGMENT_MATRIX, TRACK
 from fma_pipeline.core.audio.definition import DEFINITION_ATTR, DefinitionMismatch, single_definition
 from fma_pipeline.core.audio.extraction import FolderResult, extract_folders, feature_values
 from fma_pipeline.core.audio.features import N_FEATURES, flat_feature_names
-from fma_pipeline.core.storage import read_parquet, write_parquet, write_parquet_parts
+from fma_pipeline.core.storage import DamagedFile, read_parquet, write_parquet, write_parquet_parts
 from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
 from fma_pipeline.orchestration.progress import Console
 from fma_pipeline.orchestration.resources import Extraction, FmaData
@@ -20,12 +20,25 @@ segment_features = dg.AssetKey(SEGMENT_FEATURES.asset)
 ERROR_COLUMNS = ["track_id", "folder", "name", "path", "reason", "exception_class", "at"]
 
 
-def _previous(fma: FmaData, key: str) -> tuple[pd.DataFrame | None, ...]:
-    """Last good output of a folder (features, errors, segments), the cache for incremental runs."""
+def _previous(fma: FmaData, key: str, log=None) -> tuple[pd.DataFrame | None, ...]:
+    """Last good output of a folder (features, errors, segments), the cache for incremental runs.
+
+    A damaged file (cut short, overwritten) is named in one line through ``log`` and treated as
+    missing: the folder is extracted again and the file rewritten, instead of every run of the
+    folder failing on it.
+    """
     paths = (fma.catalogue.partition_path(TRACK_FEATURES, key),
              fma.catalogue.partition_path(TRACK_FEATURE_ERRORS, key),
              fma.catalogue.partition_path(SEGMENT_FEATURES, key))
-    return tuple(read_parquet(p) if p.exists() else None for p in paths)
+    found = []
+    for path in paths:
+        try:
+            found.append(read_parquet(path) if path.exists() else None)
+        except DamagedFile as exc:
+            if log:
+                log(f"{exc}: treated as missing, folder {key} is extracted again")
+            found.append(None)
+    return tuple(found)
 
 
 @dg.multi_asset(
@@ -72,7 +85,7 @@ def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction:
     locks = [root.partition_path(TRACK_FEATURES, key).with_name(f".{key}.lock") for key in keys]
     with exclusive_locks(locks, log=context.log.info):
         with console.bar(f"extracting {keys[0]}..{keys[-1]}") as (update, total):
-            results = extract_folders(folders, {key: _previous(fma, key) for key in keys}, settings,
+            results = extract_folders(folders, {key: _previous(fma, key, context.log.warning) for key in keys}, settings,
                                       progress=update, on_total=total, on_folder=commit,
                                       log=console.logger(context))
     totals = pd.DataFrame([r.counts() for r in results.values()], index=list(results)).sum()
