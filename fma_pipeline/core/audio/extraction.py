@@ -53,8 +53,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode_with_rate
-from fma_pipeline.core.audio.definition import DEFINITION_ATTR, NONE_RECORDED, definition_attrs
+from fma_pipeline.core.audio.decode import AudioError, AudioLimits
+from fma_pipeline.core.audio.definition import DEFINITION_ATTR, NONE_RECORDED, decode_for, definition_attrs
 from fma_pipeline.core.audio.features import FeatureConfig, feature_columns, frame_series, summarise
 from fma_pipeline.core.audio.windows import SegmentConfig, empty_segments, segment_frame, segment_rows
 from fma_pipeline.core.fma.layout import list_audio_files, track_id_from_path
@@ -399,15 +399,14 @@ def _extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
             if not stat.S_ISREG(os.stat(path).st_mode):  # checked again: it may have changed since planning
                 return False, None, f"not a regular file ({_file_kind(os.stat(path).st_mode)})", "NotARegularFile", 0.0
             digest = file_digest(Path(path))
-            y, rate = decode_with_rate(path, sr=features.sr, limits=limits)
-            at_rate = features.at(rate)  # windows are frames at this file's rate
+            y, at_rate = decode_for(path, features, limits)  # windows are frames at this file's rate
             series = frame_series(y, at_rate)
             rows = summarise(series)[np.newaxis]
             if segments is not None:
                 rows = np.concatenate([rows, segment_rows(series, segments, at_rate)])
         if not np.isfinite(rows).all():
             return False, None, "features are not finite (degenerate audio)", "FeatureError", 0.0
-        return True, rows, digest, "", len(y) / rate
+        return True, rows, digest, "", len(y) / at_rate.sr
     except FileTimeout as exc:
         return False, None, str(exc), "Timeout", 0.0
     except AudioError as exc:
