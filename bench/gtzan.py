@@ -33,7 +33,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fma_pipeline.core.audio.decode import decode_with_rate  # noqa: E402
+from fma_pipeline.core.audio.definition import decode_for  # noqa: E402
 from fma_pipeline.core.audio.features import FeatureConfig, flat_feature_names, frame_series, summarise  # noqa: E402
 from fma_pipeline.core.fma.importer import import_collection  # noqa: E402
 from fma_pipeline.core.learning.families import FAMILY_SETS  # noqa: E402
@@ -54,10 +54,10 @@ def load(audio: Path, root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series
     started = time.perf_counter()
     for tid in tracks.index:
         path = next((root / "fma_large" / f"{tid // 1000:03d}").glob(f"{tid:06d}.*"))
-        y, rate = decode_with_rate(path, sr=config.sr)  # the file's own rate, as extraction
-        series = frame_series(y, config.at(rate))
+        y, at_rate = decode_for(path, config)  # the file's own rate, as extraction
+        series = frame_series(y, at_rate)
         clips[tid] = summarise(series)
-        windows[tid] = segment_rows(series, SegmentConfig(), config.at(rate))
+        windows[tid] = segment_rows(series, SegmentConfig(), at_rate)
     print(f"features: {len(clips)} clips, {sum(map(len, windows.values()))} windows "
           f"in {time.perf_counter() - started:.1f} s")
     X = pd.DataFrame.from_dict(clips, orient="index", columns=list(flat_feature_names()))

@@ -22,7 +22,8 @@ from fma_pipeline.cli import main
 from fma_pipeline.core.audio.decode import decode_with_rate
 from fma_pipeline.core.audio.definition import DefinitionMismatch, stored_definition
 from fma_pipeline.core.audio.extraction import ExtractionSettings, extract_folder
-from fma_pipeline.core.audio.features import FEATURE_DEFINITION, FeatureConfig, extract, feature_columns
+from fma_pipeline.core.audio.features import (FEATURE_DEFINITION, MIN_NATIVE_SR, FeatureConfig, extract,
+                                              feature_columns)
 from fma_pipeline.core.audio.tagging import TagSettings
 from fma_pipeline.core.audio.windows import SegmentConfig
 from fma_pipeline.core.storage import read_parquet, write_parquet
@@ -58,12 +59,15 @@ def test_extraction_runs_at_each_files_native_rate_with_3_s_windows(tmp_path):
     folder = tmp_path / "000"
     folder.mkdir()
     fast, slow = _tone(folder / "000002.mp3", 44_100), _tone(folder / "000005.mp3", 22_050, channels=1)
+    phone = folder / "000007.wav"  # below MIN_NATIVE_SR (features.py's CQT fails there): analysed at it
+    y, _ = decode_with_rate(slow)
+    sf.write(phone, y[::2], 11_025)
     result = extract_folder(folder, settings=ExtractionSettings(workers=1, segments=SegmentConfig()))
-    assert result.extracted == 2
+    assert result.extracted == 3, result.errors
     for table in (result.features, result.segments, result.errors):
         assert table.attrs == {"feature_definition": FEATURE_DEFINITION, "analysis_rate": "native"}
-    for track_id, path, rate in ((2, fast, 44_100), (5, slow, 22_050)):
-        y, sr = decode_with_rate(path)
+    for track_id, path, rate in ((2, fast, 44_100), (5, slow, 22_050), (7, phone, MIN_NATIVE_SR)):
+        y, sr = decode_with_rate(path, min_sr=MIN_NATIVE_SR)
         assert sr == rate
         expected = extract(y, FeatureConfig(sr=rate))
         np.testing.assert_allclose(result.features.loc[track_id, feature_columns()].to_numpy(float), expected,

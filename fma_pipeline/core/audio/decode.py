@@ -99,8 +99,8 @@ def decode(path: Path | str, sr: int | None = None, limits: AudioLimits = AudioL
     return decode_with_rate(path, sr, limits)[0]
 
 
-def decode_with_rate(path: Path | str, sr: int | None = None,
-                     limits: AudioLimits = AudioLimits()) -> tuple[np.ndarray, int]:
+def decode_with_rate(path: Path | str, sr: int | None = None, limits: AudioLimits = AudioLimits(),
+                     min_sr: int = 0) -> tuple[np.ndarray, int]:
     """Read ``path`` as a mono float32 waveform, at its native rate unless ``sr`` is given.
 
     The native rate is what FMA's ``features.py`` analyses (``librosa.load(sr=None)``).
@@ -113,6 +113,8 @@ def decode_with_rate(path: Path | str, sr: int | None = None,
         Resample to this rate, in Hz (soxr, high quality); None: keep the file's own.
     limits : AudioLimits, default AudioLimits()
         What counts as usable audio; a file longer than ``limits.max_seconds`` is cut to its middle.
+    min_sr : int, default 0
+        With ``sr`` None, a file below this rate is resampled up to it.
 
     Returns
     -------
@@ -173,6 +175,8 @@ def decode_with_rate(path: Path | str, sr: int | None = None,
     seconds = mono.shape[0] / native_sr
     if seconds < limits.min_seconds:
         raise AudioError(f"too short: {seconds:.2f} s < {limits.min_seconds:g} s", "AudioError")
+    if sr is None and native_sr < min_sr:
+        sr = min_sr
     if sr is not None and native_sr != sr:
         mono = soxr.resample(mono, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
     if float(np.max(np.abs(mono - mono.mean()))) < limits.silence_peak:

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fma_pipeline.core.audio.features import FeatureConfig
+import numpy as np
+
+from fma_pipeline.core.audio.decode import AudioLimits, decode_with_rate
+from fma_pipeline.core.audio.features import MIN_NATIVE_SR, FeatureConfig
 from fma_pipeline.core.storage import parquet_attrs
 
 #: ``DataFrame.attrs`` keys (stored in the Parquet metadata): the definition, and the analysis rate.
@@ -52,6 +55,39 @@ def definition_attrs(features: FeatureConfig) -> dict[str, str]:
         (``native``, or the fixed rate in Hz).
     """
     return {DEFINITION_ATTR: features.definition, RATE_ATTR: "native" if features.sr is None else str(features.sr)}
+
+
+def decode_for(path: Path | str, features: FeatureConfig,
+               limits: AudioLimits = AudioLimits()) -> tuple[np.ndarray, FeatureConfig]:
+    """Decode a file as the definition analyses it, and the configuration at that rate.
+
+    At the file's own rate (at least :data:`~fma_pipeline.core.audio.features.MIN_NATIVE_SR`),
+    or at ``features.sr`` when it is fixed. The computations take the returned configuration,
+    whose ``sr`` is the waveform's: frames per 3 s window, every frequency.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The audio file.
+    features : FeatureConfig
+        The configuration (``sr`` None: native).
+    limits : AudioLimits, default AudioLimits()
+        What counts as usable audio.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        Mono float32 waveform.
+    at_rate : FeatureConfig
+        ``features`` with ``sr`` set to the waveform's rate.
+
+    Raises
+    ------
+    AudioError
+        For unusable audio, as :func:`~fma_pipeline.core.audio.decode.decode_with_rate`.
+    """
+    y, rate = decode_with_rate(path, features.sr, limits, min_sr=MIN_NATIVE_SR)
+    return y, features.at(rate)
 
 
 def stored_definition(path: Path | str) -> str | None:

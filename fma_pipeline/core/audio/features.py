@@ -54,6 +54,10 @@ file's native rate, then the project's own families). **Bump it whenever any fea
 changes.** It is stored with every ``track_features`` and ``segment_features`` file and every
 registered model, so outputs of another definition are re-extracted and models of another
 definition refused (docs/feature-definitions.md). Outputs of versions before it carry none."""
+#: Files below this rate are analysed at it (resampled up): features.py itself fails on them (its
+#: 84-bin CQT reaches 4 kHz), and it is the rate its calls without ``sr`` assume. FMA's clips are
+#: 44.1 kHz, so FMA never meets it. Part of the definition: changing it is a bump.
+MIN_NATIVE_SR = 22_050
 
 #: Series per feature family, in FMA's (alphabetical) column order.
 FEATURE_SIZES: dict[str, int] = {

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode_with_rate, file_kind
+from fma_pipeline.core.audio.decode import AudioError, AudioLimits, file_kind
+from fma_pipeline.core.audio.definition import decode_for
 from fma_pipeline.core.audio.features import FeatureConfig, frame_series, summarise
 from fma_pipeline.core.audio.windows import SegmentConfig, segment_rows
 from fma_pipeline.core.audio.workers import single_threaded_env
@@ -101,15 +102,14 @@ def extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
             if not stat.S_ISREG(os.stat(path).st_mode):  # checked again: it may have changed since planning
                 return False, None, f"not a regular file ({file_kind(os.stat(path).st_mode)})", "NotARegularFile", 0.0
             digest = file_digest(Path(path))
-            y, rate = decode_with_rate(path, sr=features.sr, limits=limits)
-            at_rate = features.at(rate)  # windows are frames at this file's rate
+            y, at_rate = decode_for(path, features, limits)  # windows are frames at this file's rate
             series = frame_series(y, at_rate)
             rows = summarise(series)[np.newaxis]
             if segments is not None:
                 rows = np.concatenate([rows, segment_rows(series, segments, at_rate)])
         if not np.isfinite(rows).all():
             return False, None, "features are not finite (degenerate audio)", "FeatureError", 0.0
-        return True, rows, digest, "", len(y) / rate
+        return True, rows, digest, "", len(y) / at_rate.sr
     except FileTimeout as exc:
         return False, None, str(exc), "Timeout", 0.0
     except Exception as exc:  # noqa: BLE001 - any decoder/feature failure is one file's problem

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode_with_rate
-from fma_pipeline.core.audio.definition import model_feature_config
+from fma_pipeline.core.audio.decode import AudioError, AudioLimits
+from fma_pipeline.core.audio.definition import decode_for, model_feature_config
 from fma_pipeline.core.audio.features import FeatureConfig, flat_feature_names, frame_series, summarise, window_bounds
 from fma_pipeline.core.audio.workers import worker_pool
 from fma_pipeline.core.fma.layout import printable
@@ -109,9 +109,9 @@ def file_features(path: Path | str, settings: TagSettings = TagSettings()) -> pd
     AudioError
         When the file is not usable audio, or its features are not finite.
     """
-    y, rate = decode_with_rate(path, sr=settings.features.sr, limits=settings.limits)
-    series = frame_series(y, settings.features.at(rate))
-    frames = int(settings.window_seconds * rate / settings.features.hop_length)
+    y, at_rate = decode_for(path, settings.features, settings.limits)
+    series = frame_series(y, at_rate)
+    frames = int(settings.window_seconds * at_rate.sr / at_rate.hop_length)
     bounds = window_bounds(series.shape[1], frames, frames)
     if len(bounds) > settings.max_windows:
         bounds = [bounds[i] for i in np.linspace(0, len(bounds) - 1, settings.max_windows).astype(int)]

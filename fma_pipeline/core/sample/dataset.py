@@ -2,9 +2,10 @@
 
 It lets a user run every stage before downloading 22 GiB of FMA. The generator writes
 ``fma_metadata/tracks.csv`` and ``genres.csv`` (real FMA genre ids and titles) and real
-MP3 clips, 30 s of 44.1 kHz stereo like FMA's, into ``fma_small/<folder>/`` spread over
-several of the 000–155 folders. Each artist has one genre and one album and sits
-wholly in one split (training / validation / test), as FMA's artist filter demands.
+MP3 clips of 30 s (22.05 kHz mono by default, where FMA's are 44.1 kHz stereo: see
+:class:`SampleSpec`) into ``fma_small/<folder>/`` spread over several of the 000–155
+folders. Each artist has one genre and one album and sits wholly in one split (training /
+validation / test), as FMA's artist filter demands.
 
 As in real FMA it carries: sub-genres under several roots (Rock → Punk, Metal;
 Electronic → Techno, Ambient Electronic; Hip-Hop → Rap, Breakbeat; Jazz → Free-Jazz,
@@ -47,8 +48,12 @@ class SampleSpec:
         Tracks of each artist (each artist has one album).
     seconds : float, default 30.0
         Length of each clip.
-    sr : int, default 44_100
-        Sample rate of the clips, in Hz.
+    sr : int, default 22_050
+        Sample rate of the clips, in Hz. FMA's clips are 44.1 kHz, and the pipeline analyses
+        every file at its own rate as FMA's ``features.py`` does; at 22.05 kHz a clip renders
+        and encodes in half the CPU time (0.30 s instead of 0.58 s) and extracts in half
+        (0.20 s instead of 0.45 s), which halves the demo's first two minutes. 44_100 writes
+        clips at FMA's rate.
     channels : int, default 1
         FMA's clips are stereo, but the pipeline mixes every file to mono before anything
         else, and a mono MP3 encodes in a third of the time (0.33 s instead of 1.0 s per
@@ -68,7 +73,9 @@ class SampleSpec:
     tracks_per_genre: int = 20
     tracks_per_artist: int = 2
     seconds: float = 30.0
-    sr: int = 44_100
+    #: FMA's clips are 44.1 kHz; at 22.05 kHz a clip renders, encodes and extracts in half the CPU
+    #: time, which halves the demo's first two minutes. 44_100 writes clips at FMA's rate.
+    sr: int = 22_050
     #: FMA's clips are stereo, but the pipeline mixes every file to mono before anything else,
     #: and a mono MP3 encodes in a third of the time (0.33 s instead of 1.0 s per 30 s clip),
     #: which was most of the demo's first minutes. 2 writes stereo clips.
