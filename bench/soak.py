@@ -15,6 +15,14 @@ row of the last good state is lost; after a completed run, feature rows + error 
 
     .venv/bin/python bench/soak.py --runs 8 --kill-probability 0.5 --seed 1
 
+Then it kills imports (``--import-kills``, at least that many): rounds of ``fma-pipeline
+import`` (half of them ``--to-mp3``) into a second data root, each round bringing a batch of
+new clips, SIGKILLed at a random time with probability ``--kill-probability``, then imported
+again. After every round: no tracks.csv row lost or twice, no row without its audio or with
+another clip's audio (by content hash against the manifest); files without a row only while a
+killed import's journal is pending; after a completed import every file has its row and every
+source clip was imported exactly once.
+
 Prints its figures and exits 0; exits 1 if any check failed (lost rows, unreadable
 files, files not accounted for, a run failing without being killed).
 """
@@ -232,6 +240,120 @@ def fault_reasons(root: Path, injected: dict[str, tuple[str, str]]) -> dict[str,
     return {name: reasons.get(name) for name in injected}
 
 
+def _new_clips(src: Path, rng: random.Random, n: int, first: int) -> None:
+    """``n`` new labelled clips (tone + noise, 3 s) under ``src/<genre>/``: every import round has work."""
+    import soundfile as sf
+
+    sr = 22_050
+    for k in range(first, first + n):
+        noise = np.random.default_rng(rng.randrange(2**32))
+        t = np.arange(3 * sr) / sr
+        clip = 0.3 * np.sin(2 * np.pi * noise.uniform(80, 3000) * t) + 0.05 * noise.standard_normal(t.size)
+        path = src / ["rock", "jazz", "electronic", "folk"][k % 4] / f"clip{k:05d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, clip.astype(np.float32), sr)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
+
+
+def import_soak(root: Path, kills: int, kill_probability: float, rng: random.Random) -> tuple[str, list[str]]:
+    """Import rounds into ``root/import-root`` until ``kills`` of them were SIGKILLed (and the last
+    one completed); returns a summary line and the problems found (see the module docstring)."""
+    from fma_pipeline.core.fma.importer import JOURNAL, audit_imports
+    from fma_pipeline.core.fma.metadata import read_tracks
+
+    data, src = root / "import-root", root / "import-src"
+    started = time.perf_counter()
+    problems: list[str] = []
+    killed = completed = lost = duplicate = wrong = rounds = clips = 0
+    finished_by_next = undone_by_next = 0
+    where: dict[str, int] = {}
+    rows_before: set[int] = set()
+    typical = 1.0  # seconds from the journal's writing to the commit; then the median of completed rounds
+    copy_seconds: list[float] = []
+    was_killed = False
+    while killed < kills or was_killed:
+        rounds += 1
+        if not was_killed:  # after a kill the same batch is imported again
+            _new_clips(src, rng, 16, clips)
+            clips += 16
+        kill = killed < kills and rng.random() < kill_probability
+        argv = [sys.executable, "-m", "fma_pipeline.cli", "--quiet", "--data-dir", str(data), "import", str(src),
+                *(["--to-mp3"] if rng.random() < 0.5 else [])]
+        log = root / f"import-{rounds}.log"
+        with open(log, "w") as handle:
+            proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        journal = data / "fma_metadata" / JOURNAL
+        left = _inode(journal)  # a killed round's journal, until this round finishes it
+        from_start = rng.random() < 0.25  # a quarter of the kills anywhere in the run, the rest while copying
+        t0 = time.perf_counter()
+        while not from_start and proc.poll() is None and _inode(journal) in (None, left):
+            time.sleep(0.01)
+        t_copy = time.perf_counter()
+        deadline = t_copy + (rng.uniform(0.0, 1.2 * typical + (6.0 if from_start else 0.0)) if kill else 600)
+        t_committed = None
+        while proc.poll() is None and time.perf_counter() < deadline:
+            if t_committed is None and _inode(journal) is None:
+                t_committed = time.perf_counter()  # the copies are done and committed
+            time.sleep(0.005)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        was_killed = proc.returncode == -signal.SIGKILL
+        output = log.read_text(errors="replace")
+        if was_killed:
+            killed += 1
+        elif proc.returncode == 0:
+            completed += 1
+            if not from_start and t_committed is not None:
+                copy_seconds.append(t_committed - t_copy)
+                typical = float(np.median(copy_seconds))
+            for line in output.splitlines():  # "finished an import that was killed: N file(s) committed, M ..."
+                if line.startswith("finished an import that was killed"):
+                    numbers = [int(w) for w in line.replace(",", " ").split() if w.isdigit()]
+                    finished_by_next, undone_by_next = finished_by_next + numbers[0], undone_by_next + numbers[1]
+        else:
+            problems.append(f"import {rounds}: exit {proc.returncode}: {output.strip().splitlines()[-1:]}")
+        audit = audit_imports(data)
+        tracks_csv = data / "fma_metadata" / "tracks.csv"
+        rows = {int(t) for t in read_tracks(tracks_csv).index} if tracks_csv.is_file() else set()
+        lost += len(rows_before - rows)
+        duplicate += len(audit["duplicate_rows"])
+        wrong += len(audit["not_its_audio"]) + len(audit["rows_without_file"])
+        allowed = {"files_without_row", "no_manifest_row"} if audit["pending"] else set()
+        for what, ids in audit.items():
+            if ids and what not in allowed | {"pending"}:
+                problems.append(f"import {rounds} ({'killed' if was_killed else 'completed'}): {what} {ids[:5]}")
+        if not was_killed and proc.returncode == 0:
+            if audit["pending"]:
+                problems.append(f"import {rounds}: a journal is left after a completed import")
+            if len(rows) != clips:
+                problems.append(f"import {rounds}: {len(rows)} rows for {clips} source clips")
+            stray = list(data.glob("fma_*/*/.tmp-*"))
+            if stray:
+                problems.append(f"import {rounds}: {len(stray)} stray temporary file(s)")
+        if was_killed:  # where the kill landed: before the journal, between it and the commit, after the commit
+            landed = ("mid-import" if audit["pending"] else "after its commit" if rows - rows_before
+                      else "before its plan")
+            where[landed] = where.get(landed, 0) + 1
+        rows_before = rows
+        state = (f"killed {time.perf_counter() - t0:.1f} s in ({landed}; aimed "
+                 f"{'anywhere' if from_start else 'after its journal'}); {len(audit['files_without_row'])} file(s) "
+                 "waiting for the next import" if was_killed else f"completed in {time.perf_counter() - t0:.1f} s")
+        print(f"import {rounds:2d}: {state}; rows {len(rows)}, files {len(rows) + len(audit['files_without_row'])}")
+    summary = (f"imports {rounds} (completed {completed}, killed {killed}: "
+               + ", ".join(f"{n} {k}" for k, n in sorted(where.items())) + f"); killed imports' files committed "
+               f"by the next {finished_by_next}, partial files removed {undone_by_next}; lost rows {lost}; "
+               f"duplicate rows {duplicate}; rows with other or no audio {wrong}; source clips {clips}; "
+               f"{time.perf_counter() - started:.0f} s")
+    return summary, problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=6)
@@ -244,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--damage-probability", type=float, default=0.3,
                         help="chance, between runs, of damaging one folder's Parquet output (cut, tail lost)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data root")
+    parser.add_argument("--import-kills", type=int, default=4,
+                        help="then kill imports at random until at least this many were killed (0: none)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     started = time.perf_counter()
@@ -338,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             break
 
     reasons = fault_reasons(root, injected)
-    unaccounted = [n for n, r in reasons.items() if not r or injected[n][1] not in r]
+    unaccounted = [n for n, r in reasons.items() if i and (not r or injected[n][1] not in r)]  # i = 0: --runs 0
     print("\nfault              folder/file              recorded reason")
     for name, (fault, _) in sorted(injected.items(), key=lambda kv: kv[1][0]):
         print(f"  {fault:16s} {name:24s} {reasons[name]}")
@@ -355,6 +479,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - started:.0f} s")
     for name in unaccounted:
         problems.append(f"fault {name} ({injected[name][0]}) has no matching reason: {reasons[name]!r}")
+    if args.import_kills:
+        summary, found = import_soak(root, args.import_kills, args.kill_probability, rng)
+        print(summary)
+        problems += found
     for problem in problems:
         print("PROBLEM", problem)
     if args.keep:

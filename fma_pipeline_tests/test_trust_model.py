@@ -39,7 +39,8 @@ def _fitted() -> LogisticRegression:
 @pytest.fixture
 def crafted(tmp_path):
     folder = tmp_path / "downloaded-model"
-    mlflow.sklearn.save_model(_fitted(), folder, serialization_format="cloudpickle")
+    mlflow.sklearn.save_model(_fitted(), folder, serialization_format="cloudpickle",
+                              pip_requirements=["scikit-learn"])  # no requirement-inference subprocess
     marker = tmp_path / "ran-code"
     (folder / "model.pkl").write_bytes(pickle.dumps(_Payload(marker)))
     return folder, marker
