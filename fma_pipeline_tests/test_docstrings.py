@@ -33,6 +33,7 @@ DOCUMENTED: list[str] = [
     "fma_pipeline.core.report",
     "fma_pipeline.core.catalogue",
     "fma_pipeline.core.storage",
+    "fma_pipeline.core.failures",
     "fma_pipeline.core.settings",
     "fma_pipeline.core.fma.subgenres",
     "fma_pipeline.core.fma.genres",
