@@ -57,9 +57,11 @@ from fma_pipeline.core.audio.features import feature_columns  # noqa: E402
 from fma_pipeline.core.fma.layout import NO_AUDIO_CLIPS  # noqa: E402
 from fma_pipeline.core.audio.windows import segment_frame  # noqa: E402
 from fma_pipeline.core.fma.metadata import GenreTree, read_genres, write_genres_csv, write_tracks_csv  # noqa: E402
+from fma_pipeline.core.catalogue import (CLASSIFIER_COMPARISON, LEVEL_COMPARISON, SEGMENT_FEATURES,  # noqa: E402
+                                         TRACK_FEATURE_ERRORS, TRACK_FEATURES, DataRoot)
 from fma_pipeline.core.storage import write_parquet  # noqa: E402
 
-SHARED_GENRES_CSV = ROOT.parent / "shared" / "data" / "fma_metadata" / "genres.csv"
+SHARED_GENRES_CSV = DataRoot(ROOT.parent / "shared" / "data").genres_csv
 
 #: fma_medium's 25,000 tracks by top-level genre (FMA's published counts).
 FMA_MEDIUM_GENRES: dict[str, int] = {
@@ -425,12 +427,11 @@ def generate(data_dir: Path, n_tracks: int, seed: int = 0, *, genres_csv: Path |
     started = time.perf_counter()
     plan = plan_tracks(n_tracks, seed, genres_csv, folders)
     columns = Columns.build(plan.latent, seed)
-    meta = data_dir / "fma_metadata"
-    write_genres_csv(genres_table(plan), meta / "genres.csv")
-    write_tracks_csv(plan.tracks, meta / "tracks.csv")
+    root = DataRoot(data_dir)
+    write_genres_csv(genres_table(plan), root.genres_csv)
+    write_tracks_csv(plan.tracks, root.tracks_csv)
     log(f"  metadata: {n_tracks:,} tracks, {plan.tracks[('artist', 'id')].nunique():,} artists, "
         f"{'FMA' if plan.real_genres else 'built-in'} genres.csv ({time.perf_counter() - started:.1f} s)")
-    pipeline = data_dir / "pipeline"
     folder_of_row = plan.tracks.index.to_numpy() // 1000  # FMA: track 2 is in folder 000; ids sorted
     clip_all = np.empty((n_tracks, len(feature_columns())), dtype=np.float32)
     starts = np.searchsorted(folder_of_row, np.arange(N_FOLDERS + 1))
@@ -441,9 +442,9 @@ def generate(data_dir: Path, n_tracks: int, seed: int = 0, *, genres_csv: Path |
         key = f"{f:03d}"
         features, segments = folder_tables(plan, columns, rows, seed, key)
         clip_all[rows] = features.iloc[:, len(FILE_COLUMNS):].to_numpy()
-        write_parquet(empty_errors(), pipeline / "track_feature_errors" / f"{key}.parquet")
-        write_parquet(segments, pipeline / "segment_features" / f"{key}.parquet")
-        write_parquet(features, pipeline / "track_features" / f"{key}.parquet")  # last, as extraction
+        write_parquet(empty_errors(), root.partition_path(TRACK_FEATURE_ERRORS, key))
+        write_parquet(segments, root.partition_path(SEGMENT_FEATURES, key))
+        write_parquet(features, root.partition_path(TRACK_FEATURES, key))  # last, as extraction
     log(f"  features: {int((np.diff(starts) > 0).sum())} folders, {int(plan.windows.sum()):,} windows "
         f"({time.perf_counter() - started:.1f} s)")
     return plan, clip_all
@@ -631,14 +632,14 @@ def print_results(data_dir: Path, results: list[Measured], targets: str | None, 
     print("\nPer asset (wall time; peak RSS of the whole process tree):")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(f"total: {total:.1f} s ({total / 60:.1f} min) over {len(results)} asset(s), highest peak {peak:.0f} MiB")
-    comparison = data_dir / "pipeline" / "classifier_comparison.parquet"
+    comparison = DataRoot(data_dir).path(CLASSIFIER_COMPARISON)
     if comparison.exists():
         best = read_parquet(comparison).sort_values("cv_macro_f1", ascending=False).iloc[0]
         fields = [c for c in ("model", "branch", "families", "accuracy", "balanced_accuracy", "macro_f1",
                               "majority_baseline", "cv_macro_f1", "n_test") if c in best.index]
         print("\nChampion (best cv_macro_f1, held-out test split):")
         print(best[fields].to_frame().T.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if (data_dir / "pipeline" / "level_comparison.parquet").exists():
+    if DataRoot(data_dir).path(LEVEL_COMPARISON).exists():
         print("\n" + results_table(data_dir, 1))
     if targets:
         seconds = dict(zip(table["asset"], table["seconds"]))
@@ -647,7 +648,7 @@ def print_results(data_dir: Path, results: list[Measured], targets: str | None, 
                              ("peak <= 6 GiB", peak <= 6 * 1024)],
                   "large": [("all downstream assets <= 4 h", total <= 4 * 3600), ("peak <= 12 GiB", peak <= 12 * 1024)]}
         complete = all(m.ok for m in results) and len(results) == len(planned)
-        tracks_csv = data_dir / "fma_metadata" / "tracks.csv"
+        tracks_csv = DataRoot(data_dir).tracks_csv
         n_tracks = 0
         if tracks_csv.exists():
             with open(tracks_csv, "rb") as handle:

@@ -26,6 +26,7 @@ import pandas as pd
 from fma_pipeline.core.catalogue import (CATALOGUE, CHAMPION_CONFUSION, CHAMPION_PER_GENRE, CLASSIFIER_COMPARISON,
                                          CLUSTER_CONTINGENCY, CLUSTER_MAPS, CLUSTER_SCORES, KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS, LEVEL_COMPARISON,
                                          PCA_EXPLAINED_VARIANCE, REPORT, SUBGENRE_SCORES, TRACKS, DataRoot)
+from fma_pipeline.core.learning.models import PCA_VARIANCE
 from fma_pipeline.core.learning.plots import bar_png, confusion_png, plt
 from fma_pipeline.core.storage import atomic_path, read_parquet
 
@@ -340,7 +341,7 @@ def _stacked_png(counts: pd.DataFrame, path: Path) -> None:
 def _cumulative_png(ratios: pd.Series, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.plot(np.arange(1, len(ratios) + 1), ratios.cumsum().to_numpy(), marker=".", color="#3b6ea8")
-    ax.axhline(0.95, color="grey", linestyle="--", linewidth=1, label="95 %")
+    ax.axhline(PCA_VARIANCE, color="grey", linestyle="--", linewidth=1, label=f"{PCA_VARIANCE * 100:g} %")
     ax.set_xlabel("principal components")
     ax.set_ylabel("cumulative explained variance")
     ax.set_ylim(0, 1.02)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+#: The experiment of the genre classifiers (clustering and sub-genres log to their own).
+GENRE_EXPERIMENT = "fma-genre-classification"
 REGISTERED_MODEL = "fma-genre-classifier"
 CHAMPION_ALIAS = "champion"
 #: Given explicitly so MLflow skips its 2-3 s requirement-inference subprocess.
@@ -45,7 +47,7 @@ class MlflowStore:
 
     tracking_uri: str
     artifact_root: Path
-    experiment: str = "fma-genre-classification"
+    experiment: str = GENRE_EXPERIMENT
 
     def activate(self, experiment: str | None = None) -> str:
         """Point MLflow at this store; create the experiment if needed; return its id.

@@ -17,6 +17,9 @@ import socket
 import sys
 from pathlib import Path
 
+from fma_pipeline.core import settings
+from fma_pipeline.core.catalogue import DataRoot
+
 _HEAD = """\
 # Written by fma-pipeline; edit freely, it is not overwritten once present.
 telemetry:
@@ -72,7 +75,7 @@ PID_TAG, HOST_TAG, PROCESS_START_TAG = "fma/pid", "fma/host", "fma/process_start
 
 def dagster_home(data_dir: Path) -> Path:
     """``<data root>/.dagster`` with the project's ``dagster.yaml``; sets ``DAGSTER_HOME``."""
-    home = Path(data_dir).resolve() / ".dagster"
+    home = DataRoot(Path(data_dir).resolve()).dagster_dir
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     base_dir = home / "storage"
@@ -85,7 +88,7 @@ def dagster_home(data_dir: Path) -> Path:
 def uses_celery() -> bool:
     """Whether the code location runs on the team deployment's Celery executor
     (``FMA_EXECUTOR=celery``); needs no Celery package to answer."""
-    return os.environ.get("FMA_EXECUTOR", "").strip().lower() == "celery"
+    return settings.EXECUTOR.read() == "celery"
 
 
 def team_executor():

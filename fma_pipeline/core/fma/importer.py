@@ -53,6 +53,7 @@ import pandas as pd
 from fma_pipeline.core.fma.genres import known_genres
 from fma_pipeline.core.fma.layout import AUDIO_EXTENSIONS, audio_path, find_audio_dir, track_id_from_path
 from fma_pipeline.core.fma.metadata import read_genres, read_tracks, write_genres_csv, write_tracks_csv
+from fma_pipeline.core.catalogue import GENRES_CSV, TRACKS_CSV, DataRoot
 from fma_pipeline.core.storage import atomic_path
 
 LAYOUTS = ("genre-folders", "filename-prefix")
@@ -171,8 +172,8 @@ def _label(path: Path, src: Path, layout: str) -> str | None:
 
 
 def _genre_table(meta_dir: Path) -> pd.DataFrame:
-    if (meta_dir / "genres.csv").is_file():
-        return read_genres(meta_dir / "genres.csv").table.copy()
+    if (meta_dir / GENRES_CSV).is_file():
+        return read_genres(meta_dir / GENRES_CSV).table.copy()
     return known_genres()
 
 
@@ -230,12 +231,12 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
     src, data_dir = Path(src).resolve(), Path(data_dir).resolve()
     if not src.is_dir():
         raise FileNotFoundError(f"source folder not found: {src}")
-    meta_dir = data_dir / "fma_metadata"
+    meta_dir = DataRoot(data_dir).metadata_dir
     audio_dir = find_audio_dir(data_dir)
     if not audio_dir.exists():
         audio_dir = data_dir / "fma_large"
     subset = audio_dir.name.removeprefix("fma_").replace("full", "large")
-    tracks = read_tracks(meta_dir / "tracks.csv") if (meta_dir / "tracks.csv").is_file() else None
+    tracks = read_tracks(meta_dir / TRACKS_CSV) if (meta_dir / TRACKS_CSV).is_file() else None
     manifest_path = meta_dir / MANIFEST
     manifest, seen, by_path = _read_manifest(manifest_path, audio_dir)
     genres = _genre_table(meta_dir)
@@ -347,5 +348,5 @@ def _write_metadata(tracks: pd.DataFrame | None, rows: list[dict], genres: pd.Da
     genres = genres.copy()
     genres["#tracks"] = counts.reindex(genres.index).fillna(0).astype(int)
     meta_dir.mkdir(parents=True, exist_ok=True)
-    write_genres_csv(genres, meta_dir / "genres.csv")
-    write_tracks_csv(new, meta_dir / "tracks.csv")
+    write_genres_csv(genres, meta_dir / GENRES_CSV)
+    write_tracks_csv(new, meta_dir / TRACKS_CSV)

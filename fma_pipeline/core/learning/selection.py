@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from fma_pipeline.core.fma.layout import subsets_within
+from fma_pipeline.core.settings import documented
 
 #: Dropped by default, as the project this grew from did: 12 genres remain on fma_medium.
 DEFAULT_DROPPED_GENRES: tuple[str, ...] = ("Easy Listening", "Spoken", "Old-Time / Historic", "International")
@@ -38,10 +39,10 @@ class LabelConfig:
         Free-form settings recorded with the selection.
     """
 
-    subset: str | None = None
-    drop_genres: tuple[str, ...] = DEFAULT_DROPPED_GENRES
-    min_tracks: int = 5
-    seed: int = 0
+    subset: str | None = documented(None, "FMA subset small/medium/large; None = all tracks.")
+    drop_genres: tuple[str, ...] = documented(DEFAULT_DROPPED_GENRES, "Top-level genres left out.")
+    min_tracks: int = documented(5, "Genres with fewer tracks are left out.")
+    seed: int = documented(0, "Seed of the fallback artist-grouped split.")
     extra: dict = field(default_factory=dict)
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from fma_pipeline.core.fma.genres import KNOWN_GENRES, known_genres
 from fma_pipeline.core.fma.layout import audio_path
 from fma_pipeline.core.fma.metadata import write_genres_csv, write_tracks_csv
+from fma_pipeline.core.catalogue import DataRoot
 from fma_pipeline.core.storage import atomic_path
 from fma_pipeline.core.audio.workers import worker_pool
 
@@ -247,9 +248,9 @@ def generate_sample(data_dir: Path, spec: SampleSpec = SampleSpec(),
                         progress(1)
         if spec.broken:
             _write_broken_clips(tracks, audio_dir, spec)
-    meta = data_dir / "fma_metadata"
-    write_genres_csv(_genre_table(tracks), meta / "genres.csv")
-    write_tracks_csv(tracks, meta / "tracks.csv")
+    root = DataRoot(data_dir)
+    write_genres_csv(_genre_table(tracks), root.genres_csv)
+    write_tracks_csv(tracks, root.tracks_csv)
     return tracks
 
 
@@ -265,5 +266,4 @@ def sample_exists(data_dir: Path) -> bool:
     -------
     bool
     """
-    data_dir = Path(data_dir)
-    return (data_dir / "fma_metadata" / "tracks.csv").is_file()
+    return DataRoot(Path(data_dir)).tracks_csv.is_file()

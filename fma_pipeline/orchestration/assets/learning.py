@@ -11,6 +11,7 @@ from pydantic import Field
 from fma_pipeline.core.catalogue import (CHAMPION_CONFUSION, CHAMPION_PER_GENRE, CLASSIFIER_COMPARISON,
                                          CLASSIFIER_METRICS, GENRE_CLASSIFIER_RUNS, KEY_PREDICTOR_FAMILIES,
                                          KEY_PREDICTORS, LEVEL_COMPARISON, SEGMENT_CLASSIFIER_COMPARISON, AssetFiles)
+from fma_pipeline.core.catalogue import COMPARISON_COLUMNS
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.models import SEGMENT_FAMILIES, SEGMENT_MODELS
 from fma_pipeline.core.learning.novelty import guard_champion
@@ -21,9 +22,6 @@ from fma_pipeline.orchestration.config import mirrored
 from fma_pipeline.orchestration.metadata_tables import markdown_table
 from fma_pipeline.orchestration.progress import Console
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
-
-SHOWN = ["model", "branch", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "n_test",
-         "cv_macro_f1", "ece"]
 
 
 ClassifiersConfig = mirrored(
@@ -84,7 +82,7 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
         "champion_cv_macro_f1": best.cv_macro_f1, "champion_test_accuracy": best.test["accuracy"],
         "champion_test_ece": best.test.get("ece", float("nan")),
         "champion_uncalibrated_test_ece": best.extra.get("uncalibrated", {}).get("ece", float("nan")),
-        "scores": markdown_table(table[[c for c in SHOWN if c in table]]),
+        "scores": markdown_table(table[[c for c in COMPARISON_COLUMNS if c in table]]),
         "mlflow_parent_run": logged["parent_run_id"],
         "mlflow_model_version": str(logged.get("version")),
     })
@@ -128,7 +126,7 @@ def classifier_metrics(fma: FmaData, mlflow_tracker: MlflowTracker, tracks: Asse
                CHAMPION_CONFUSION.name: confusion, KEY_PREDICTOR_FAMILIES.name: families, KEY_PREDICTORS.name: top}
     return dg.Output(outputs, metadata={
         "champion": key,
-        "comparison": markdown_table(table[[c for c in SHOWN if c in table]]),
+        "comparison": markdown_table(table[[c for c in COMPARISON_COLUMNS if c in table]]),
         "per_genre": markdown_table(per_genre),
         "confusion": markdown_table(confusion, floatfmt="d"),
         "key_predictor_families": markdown_table(families),
@@ -191,6 +189,6 @@ def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassi
     outputs = {SEGMENT_CLASSIFIER_COMPARISON.name: table, LEVEL_COMPARISON.name: levels}
     return dg.Output(outputs, metadata={
         "models": len(models), "champion": champion(models).key, "winner_level": str(winner["level"]),
-        "windows_read": len(X), "scores": markdown_table(table[[c for c in SHOWN if c in table]]),
+        "windows_read": len(X), "scores": markdown_table(table[[c for c in COMPARISON_COLUMNS if c in table]]),
         "levels": markdown_table(levels), "mlflow_parent_run": logged["parent_run_id"],
     })

@@ -30,7 +30,7 @@ def subgenre_labels(config: SubgenreLabelsConfig, fma: FmaData, tracks: AssetFil
     Tracks that fold to their top-level genre keep a row with no sub-genre
     (``has_subgenre`` False); the sub-genre classifiers leave them out.
     """
-    labels = derive_subgenres(tracks.read(), read_genres(fma.metadata_dir / "genres.csv"), config.min_tracks)
+    labels = derive_subgenres(tracks.read(), read_genres(fma.catalogue.genres_csv), config.min_tracks)
     return dg.Output(labels, metadata={
         "dagster/row_count": len(labels), "min_tracks": config.min_tracks,
         "with_subgenre": int(labels["has_subgenre"].sum()),
