@@ -56,9 +56,11 @@ from fma_pipeline.core.audio.extraction import FILE_COLUMNS, empty_errors  # noq
 from fma_pipeline.core.audio.features import feature_columns  # noqa: E402
 from fma_pipeline.core.fma.layout import NO_AUDIO_CLIPS  # noqa: E402
 from fma_pipeline.core.audio.windows import segment_frame  # noqa: E402
-from fma_pipeline.core.fma.metadata import GenreTree, read_genres, write_genres_csv, write_tracks_csv  # noqa: E402
+from fma_pipeline.core.fma.metadata import (GenreTree, read_genres, tracks_table, with_track_counts,  # noqa: E402
+                                            write_genres_csv, write_tracks_csv)
 from fma_pipeline.core.catalogue import (CLASSIFIER_COMPARISON, LEVEL_COMPARISON, SEGMENT_FEATURES,  # noqa: E402
                                          TRACK_FEATURE_ERRORS, TRACK_FEATURES, DataRoot)
+from fma_pipeline.core import procfs  # noqa: E402
 from fma_pipeline.core.storage import write_parquet  # noqa: E402
 
 SHARED_GENRES_CSV = DataRoot(ROOT.parent / "shared" / "data").genres_csv
@@ -304,10 +306,8 @@ def plan_tracks(n_tracks: int, seed: int = 0, genres_csv: Path | None = SHARED_G
         ("track", "listens"): rng.integers(1, 20_000, n_tracks),
         ("track", "title"): [f"Track {t:06d}" for t in ids],
     }
-    tracks = pd.DataFrame(frame, index=pd.Index(ids, name="track_id"))
-    tracks.columns = pd.MultiIndex.from_tuples(tracks.columns)
-    order = np.argsort(ids, kind="stable")
-    return Plan(tracks.iloc[order], latent[order], windows[order], tree, real)
+    order = np.argsort(ids, kind="stable")  # the table's row order (ascending ids)
+    return Plan(tracks_table(ids, frame), latent[order], windows[order], tree, real)
 
 
 def with_quadratic(z: np.ndarray) -> np.ndarray:
@@ -410,11 +410,7 @@ def folder_tables(plan: Plan, columns: Columns, rows: slice, seed: int, folder: 
 
 def genres_table(plan: Plan) -> pd.DataFrame:
     """genres.csv to write: FMA's own table, or the built-in one with the generated counts."""
-    table = plan.tree.table.copy()
-    if not plan.real_genres:
-        counts = pd.Series([g for gs in plan.tracks[("track", "genres_all")] for g in gs]).value_counts()
-        table["#tracks"] = counts.reindex(table.index).fillna(0).astype(int)
-    return table
+    return plan.tree.table.copy() if plan.real_genres else with_track_counts(plan.tree.table, plan.tracks)
 
 
 def generate(data_dir: Path, n_tracks: int, seed: int = 0, *, genres_csv: Path | None = SHARED_GENRES_CSV,
@@ -530,14 +526,7 @@ def process_tree(pid: int) -> list[int]:
             return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
         except psutil.NoSuchProcess:
             return []
-    children: dict[int, list[int]] = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):  # not a process, or gone meanwhile
-            continue
-        children.setdefault(ppid, []).append(int(entry))
+    children = procfs.children_by_parent()
     tree, todo = [], [pid]
     while todo:
         tree.append(todo.pop())
@@ -547,18 +536,15 @@ def process_tree(pid: int) -> list[int]:
 
 def rss_bytes(pid: int) -> int:
     """Resident memory of one process (0 once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except FileNotFoundError:
-        return 0  # gone meanwhile
-    except OSError:  # no /proc (macOS): psutil
-        import psutil
+    rss = procfs.rss_bytes(pid)
+    if rss is not None or os.path.isdir("/proc/self"):
+        return rss or 0  # None with /proc: gone meanwhile
+    import psutil  # no /proc (macOS)
 
-        try:
-            return psutil.Process(pid).memory_info().rss
-        except psutil.NoSuchProcess:
-            return 0
+    try:
+        return psutil.Process(pid).memory_info().rss
+    except psutil.NoSuchProcess:
+        return 0
 
 
 def run_measured(argv: list[str], env: dict, log_dir: Path, name: str, timeout: float,

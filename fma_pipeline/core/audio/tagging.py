@@ -19,6 +19,7 @@ import pandas as pd
 
 from fma_pipeline.core.audio.decode import AudioError, AudioLimits, decode
 from fma_pipeline.core.audio.features import FeatureConfig, flat_feature_names, frame_series, summarise, window_bounds
+from fma_pipeline.core.audio.served import SEGMENT, ServedModel
 from fma_pipeline.core.audio.workers import worker_pool
 
 
@@ -57,8 +58,8 @@ class TagSettings:
         Parameters
         ----------
         metadata : dict
-            The model's stored metadata (``feature_config``, ``min_seconds``, ``level``,
-            ``window_seconds``).
+            The model's stored metadata (a :class:`~fma_pipeline.core.audio.served.ServedModel`
+            as written by :meth:`~fma_pipeline.core.audio.served.ServedModel.as_metadata`).
         min_seconds : float or None, default None
             Overrides the model's shortest usable clip; None keeps the model's (or 5 s).
 
@@ -66,15 +67,13 @@ class TagSettings:
         -------
         TagSettings
         """
-        config = metadata.get("feature_config") or {}
-        features = FeatureConfig(**{k: int(v) for k, v in config.items()})
-        shortest = float(min_seconds if min_seconds is not None else metadata.get("min_seconds", AudioLimits.min_seconds))
-        limits = AudioLimits(min_seconds=shortest)
-        if metadata.get("level") == "segment":
-            window = float(metadata["window_seconds"])
-            return cls(features=features, limits=limits, window_seconds=window,
+        served = ServedModel.from_metadata(metadata)
+        limits = AudioLimits(min_seconds=float(min_seconds if min_seconds is not None else served.min_seconds))
+        if served.level == SEGMENT:
+            window = float(served.window_seconds)
+            return cls(features=served.features, limits=limits, window_seconds=window,
                        max_windows=round(cls.max_windows * cls.window_seconds / window))
-        return cls(features=features, limits=limits)
+        return cls(features=served.features, limits=limits)
 
 
 def file_features(path: Path | str, settings: TagSettings = TagSettings()) -> pd.DataFrame:

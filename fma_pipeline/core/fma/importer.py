@@ -40,7 +40,6 @@ and source symlinks that loop or point at non-files are reported, not followed.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import unicodedata
 from collections.abc import Callable
@@ -54,7 +53,7 @@ from fma_pipeline.core.fma.genres import known_genres
 from fma_pipeline.core.fma.layout import AUDIO_EXTENSIONS, audio_path, find_audio_dir, track_id_from_path
 from fma_pipeline.core.fma.metadata import read_genres, read_tracks, write_genres_csv, write_tracks_csv
 from fma_pipeline.core.catalogue import GENRES_CSV, TRACKS_CSV, DataRoot
-from fma_pipeline.core.storage import atomic_path
+from fma_pipeline.core.storage import atomic_path, file_hash
 
 LAYOUTS = ("genre-folders", "filename-prefix")
 FIRST_NEW_GENRE_ID = 100_000
@@ -120,8 +119,7 @@ def content_hash(path: Path) -> str:
     OSError
         When the file cannot be read.
     """
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha1").hexdigest()
+    return file_hash(path, "sha1")
 
 
 def _ids_on_disk(data_dir: Path) -> set[int]:

@@ -21,6 +21,29 @@ from fma_pipeline.core.settings import documented
 DEFAULT_DROPPED_GENRES: tuple[str, ...] = ("Easy Listening", "Spoken", "Old-Time / Historic", "International")
 
 
+def is_test(labels: pd.DataFrame) -> np.ndarray:
+    """Which rows are on the test side of the split: no fit may see them (scalers, PCA,
+    models, searches), so every score on them is held out. The rest (training and
+    validation, and rows without a split) is what fits learn from.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        A table with a ``split`` column (``training``/``validation``/``test``).
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per row.
+
+    Examples
+    --------
+    >>> is_test(pd.DataFrame({"split": ["training", "test", None]})).tolist()
+    [False, True, False]
+    """
+    return (labels["split"].astype(str) == "test").to_numpy()
+
+
 @dataclass(frozen=True)
 class LabelConfig:
     """Label selection: FMA subset (None = every track present), genres to drop, minimum size.

@@ -12,6 +12,7 @@ from fma_pipeline.core.catalogue import (CHAMPION_CONFUSION, CHAMPION_PER_GENRE,
                                          CLASSIFIER_METRICS, GENRE_CLASSIFIER_RUNS, KEY_PREDICTOR_FAMILIES,
                                          KEY_PREDICTORS, LEVEL_COMPARISON, SEGMENT_CLASSIFIER_COMPARISON, AssetFiles)
 from fma_pipeline.core.catalogue import COMPARISON_COLUMNS
+from fma_pipeline.core.audio.served import SEGMENT, ServedModel
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.models import SEGMENT_FAMILIES, SEGMENT_MODELS
 from fma_pipeline.core.learning.novelty import guard_champion
@@ -71,9 +72,8 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
         context, console, X, labels, config.to_core(), fma, mlflow_tracker, what="genre_classifiers",
         register=config.register_champion, serve_champion=True,
         params={"n_tracks": len(X), "n_genres": labels["genre"].nunique()},
-        model_metadata={"feature_config": settings.features.as_dict(), "min_seconds": settings.limits.min_seconds,
-                        "classes": sorted(labels["genre"].unique()),
-                        "feature_names": "fma_pipeline.core.audio.features.flat_feature_names"})
+        model_metadata=ServedModel(settings.features, settings.limits.min_seconds,
+                                   tuple(sorted(labels["genre"].unique()))).as_metadata())
     best = champion(models)
     table = comparison_table(models)
     outputs = {CLASSIFIER_COMPARISON.name: table, GENRE_CLASSIFIER_RUNS.name: {**logged, "champion": best.key}}
@@ -177,11 +177,11 @@ def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassi
         context, console, X, labels, training, fma, mlflow_tracker, what="segment_classifiers",
         register=config.register_champion, serve_champion=config.register_champion,
         params={"n_tracks": labels.shape[0], "n_windows": len(X), "n_genres": labels["genre"].nunique()},
-        model_metadata={"level": "segment", "classes": sorted(labels["genre"].unique()),
-                        "feature_config": settings.features.as_dict(), "min_seconds": settings.limits.min_seconds,
-                        "window_seconds": settings.segments.window_seconds,
-                        "feature_names": "fma_pipeline.core.audio.features.flat_feature_names",
-                        "input": "one row per 3 s window; a track's genre is the mean of its windows' probabilities"})
+        model_metadata=ServedModel(settings.features, settings.limits.min_seconds,
+                                   tuple(sorted(labels["genre"].unique())), level=SEGMENT,
+                                   window_seconds=settings.segments.window_seconds,
+                                   input="one row per 3 s window; a track's genre is the mean of its "
+                                         "windows' probabilities").as_metadata())
     table = comparison_table(models)
     levels = level_comparison(genre_classifiers.read(), table)
     winner = levels.iloc[0]

@@ -15,11 +15,11 @@ from sklearn.preprocessing import StandardScaler
 
 from fma_pipeline.core.catalogue import PCA_EXPLAINED_VARIANCE, PCA_FEATURES, AssetFiles
 from fma_pipeline.core.learning.models import PCA_VARIANCE
+from fma_pipeline.core.learning.selection import is_test
 
 
 def _training_rows(tracks: AssetFiles, index: pd.Index) -> pd.Index:
-    labels = tracks.read().reindex(index)
-    return index[(labels["split"].astype(str) != "test").to_numpy()]
+    return index[~is_test(tracks.read().reindex(index))]
 
 
 @dg.asset(group_name="matrices", kinds={"sklearn", "parquet"})
