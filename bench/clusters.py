@@ -96,10 +96,10 @@ def peak_rss_mb(reset: bool = False) -> float:
     """Peak resident memory of this process (MB); ``reset`` starts a new peak from now (Linux)."""
     if reset:
         Path("/proc/self/clear_refs").write_text("5")
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    from fma_pipeline.core.procfs import status_kib
+
+    kib = status_kib("self", "VmHWM")
+    return float("nan") if kib is None else kib / 1024
 
 
 def child(setting: str, tracks: int, seed: int, branches: list[str], only_k_genres: bool) -> None:

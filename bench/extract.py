@@ -149,31 +149,20 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _ppid(pid: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def worker_pids() -> list[int]:
     """Pool workers: our grandchildren (forkserver workers are the forkserver's children)."""
-    parents = {int(p): _ppid(p) for p in os.listdir("/proc") if p.isdigit()}
-    children = {pid for pid, parent in parents.items() if parent == os.getpid()}
-    return sorted(pid for pid, parent in parents.items() if parent in children)
+    from fma_pipeline.core.procfs import children_by_parent
+
+    children = children_by_parent()
+    return sorted(pid for child in children.get(os.getpid(), []) for pid in children.get(child, []))
 
 
 def peak_rss_mb(pid: int) -> float | None:
     """Peak resident memory (VmHWM) of a live process, from /proc."""
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    from fma_pipeline.core.procfs import status_kib
+
+    kib = status_kib(pid, "VmHWM")
+    return None if kib is None else kib / 1024
 
 
 class Recorder:

@@ -41,13 +41,14 @@ from fma_pipeline.core.learning.models import SEGMENT_FAMILIES  # noqa: E402
 from fma_pipeline.core.audio.windows import SegmentConfig, segment_frame, segment_rows  # noqa: E402
 from fma_pipeline.core.learning.training import TrainingConfig, train_all  # noqa: E402
 from fma_pipeline.core.fma.metadata import read_tracks  # noqa: E402
+from fma_pipeline.core.catalogue import DataRoot  # noqa: E402
 
 
 def load(audio: Path, root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """Import, then clip features, window features and labels from one pass per clip."""
     report = import_collection(audio, root, "filename-prefix")
     print(f"imported {report.imported} clips into {root} ({len(report.skipped)} skipped)")
-    tracks = read_tracks(root / "fma_metadata" / "tracks.csv")
+    tracks = read_tracks(DataRoot(root).tracks_csv)
     labels = tracks[("track", "genre_top")].astype(str)
     config = FeatureConfig()
     clips, windows = {}, {}

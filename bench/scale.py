@@ -56,10 +56,14 @@ from fma_pipeline.core.audio.extraction import FILE_COLUMNS, empty_errors  # noq
 from fma_pipeline.core.audio.features import feature_columns  # noqa: E402
 from fma_pipeline.core.fma.layout import NO_AUDIO_CLIPS  # noqa: E402
 from fma_pipeline.core.audio.windows import segment_frame  # noqa: E402
-from fma_pipeline.core.fma.metadata import GenreTree, read_genres, write_genres_csv, write_tracks_csv  # noqa: E402
+from fma_pipeline.core.fma.metadata import (GenreTree, read_genres, tracks_table, with_track_counts,  # noqa: E402
+                                            write_genres_csv, write_tracks_csv)
+from fma_pipeline.core.catalogue import (CLASSIFIER_COMPARISON, LEVEL_COMPARISON, SEGMENT_FEATURES,  # noqa: E402
+                                         TRACK_FEATURE_ERRORS, TRACK_FEATURES, DataRoot)
+from fma_pipeline.core import procfs  # noqa: E402
 from fma_pipeline.core.storage import write_parquet  # noqa: E402
 
-SHARED_GENRES_CSV = ROOT.parent / "shared" / "data" / "fma_metadata" / "genres.csv"
+SHARED_GENRES_CSV = DataRoot(ROOT.parent / "shared" / "data").genres_csv
 
 #: fma_medium's 25,000 tracks by top-level genre (FMA's published counts).
 FMA_MEDIUM_GENRES: dict[str, int] = {
@@ -302,10 +306,8 @@ def plan_tracks(n_tracks: int, seed: int = 0, genres_csv: Path | None = SHARED_G
         ("track", "listens"): rng.integers(1, 20_000, n_tracks),
         ("track", "title"): [f"Track {t:06d}" for t in ids],
     }
-    tracks = pd.DataFrame(frame, index=pd.Index(ids, name="track_id"))
-    tracks.columns = pd.MultiIndex.from_tuples(tracks.columns)
-    order = np.argsort(ids, kind="stable")
-    return Plan(tracks.iloc[order], latent[order], windows[order], tree, real)
+    order = np.argsort(ids, kind="stable")  # the table's row order (ascending ids)
+    return Plan(tracks_table(ids, frame), latent[order], windows[order], tree, real)
 
 
 def with_quadratic(z: np.ndarray) -> np.ndarray:
@@ -408,11 +410,7 @@ def folder_tables(plan: Plan, columns: Columns, rows: slice, seed: int, folder: 
 
 def genres_table(plan: Plan) -> pd.DataFrame:
     """genres.csv to write: FMA's own table, or the built-in one with the generated counts."""
-    table = plan.tree.table.copy()
-    if not plan.real_genres:
-        counts = pd.Series([g for gs in plan.tracks[("track", "genres_all")] for g in gs]).value_counts()
-        table["#tracks"] = counts.reindex(table.index).fillna(0).astype(int)
-    return table
+    return plan.tree.table.copy() if plan.real_genres else with_track_counts(plan.tree.table, plan.tracks)
 
 
 def generate(data_dir: Path, n_tracks: int, seed: int = 0, *, genres_csv: Path | None = SHARED_GENRES_CSV,
@@ -425,12 +423,11 @@ def generate(data_dir: Path, n_tracks: int, seed: int = 0, *, genres_csv: Path |
     started = time.perf_counter()
     plan = plan_tracks(n_tracks, seed, genres_csv, folders)
     columns = Columns.build(plan.latent, seed)
-    meta = data_dir / "fma_metadata"
-    write_genres_csv(genres_table(plan), meta / "genres.csv")
-    write_tracks_csv(plan.tracks, meta / "tracks.csv")
+    root = DataRoot(data_dir)
+    write_genres_csv(genres_table(plan), root.genres_csv)
+    write_tracks_csv(plan.tracks, root.tracks_csv)
     log(f"  metadata: {n_tracks:,} tracks, {plan.tracks[('artist', 'id')].nunique():,} artists, "
         f"{'FMA' if plan.real_genres else 'built-in'} genres.csv ({time.perf_counter() - started:.1f} s)")
-    pipeline = data_dir / "pipeline"
     folder_of_row = plan.tracks.index.to_numpy() // 1000  # FMA: track 2 is in folder 000; ids sorted
     clip_all = np.empty((n_tracks, len(feature_columns())), dtype=np.float32)
     starts = np.searchsorted(folder_of_row, np.arange(N_FOLDERS + 1))
@@ -441,9 +438,9 @@ def generate(data_dir: Path, n_tracks: int, seed: int = 0, *, genres_csv: Path |
         key = f"{f:03d}"
         features, segments = folder_tables(plan, columns, rows, seed, key)
         clip_all[rows] = features.iloc[:, len(FILE_COLUMNS):].to_numpy()
-        write_parquet(empty_errors(), pipeline / "track_feature_errors" / f"{key}.parquet")
-        write_parquet(segments, pipeline / "segment_features" / f"{key}.parquet")
-        write_parquet(features, pipeline / "track_features" / f"{key}.parquet")  # last, as extraction
+        write_parquet(empty_errors(), root.partition_path(TRACK_FEATURE_ERRORS, key))
+        write_parquet(segments, root.partition_path(SEGMENT_FEATURES, key))
+        write_parquet(features, root.partition_path(TRACK_FEATURES, key))  # last, as extraction
     log(f"  features: {int((np.diff(starts) > 0).sum())} folders, {int(plan.windows.sum()):,} windows "
         f"({time.perf_counter() - started:.1f} s)")
     return plan, clip_all
@@ -529,14 +526,7 @@ def process_tree(pid: int) -> list[int]:
             return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
         except psutil.NoSuchProcess:
             return []
-    children: dict[int, list[int]] = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):  # not a process, or gone meanwhile
-            continue
-        children.setdefault(ppid, []).append(int(entry))
+    children = procfs.children_by_parent()
     tree, todo = [], [pid]
     while todo:
         tree.append(todo.pop())
@@ -546,18 +536,15 @@ def process_tree(pid: int) -> list[int]:
 
 def rss_bytes(pid: int) -> int:
     """Resident memory of one process (0 once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except FileNotFoundError:
-        return 0  # gone meanwhile
-    except OSError:  # no /proc (macOS): psutil
-        import psutil
+    rss = procfs.rss_bytes(pid)
+    if rss is not None or os.path.isdir("/proc/self"):
+        return rss or 0  # None with /proc: gone meanwhile
+    import psutil  # no /proc (macOS)
 
-        try:
-            return psutil.Process(pid).memory_info().rss
-        except psutil.NoSuchProcess:
-            return 0
+    try:
+        return psutil.Process(pid).memory_info().rss
+    except psutil.NoSuchProcess:
+        return 0
 
 
 def run_measured(argv: list[str], env: dict, log_dir: Path, name: str, timeout: float,
@@ -631,14 +618,14 @@ def print_results(data_dir: Path, results: list[Measured], targets: str | None, 
     print("\nPer asset (wall time; peak RSS of the whole process tree):")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(f"total: {total:.1f} s ({total / 60:.1f} min) over {len(results)} asset(s), highest peak {peak:.0f} MiB")
-    comparison = data_dir / "pipeline" / "classifier_comparison.parquet"
+    comparison = DataRoot(data_dir).path(CLASSIFIER_COMPARISON)
     if comparison.exists():
         best = read_parquet(comparison).sort_values("cv_macro_f1", ascending=False).iloc[0]
         fields = [c for c in ("model", "branch", "families", "accuracy", "balanced_accuracy", "macro_f1",
                               "majority_baseline", "cv_macro_f1", "n_test") if c in best.index]
         print("\nChampion (best cv_macro_f1, held-out test split):")
         print(best[fields].to_frame().T.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if (data_dir / "pipeline" / "level_comparison.parquet").exists():
+    if DataRoot(data_dir).path(LEVEL_COMPARISON).exists():
         print("\n" + results_table(data_dir, 1))
     if targets:
         seconds = dict(zip(table["asset"], table["seconds"]))
@@ -647,7 +634,7 @@ def print_results(data_dir: Path, results: list[Measured], targets: str | None, 
                              ("peak <= 6 GiB", peak <= 6 * 1024)],
                   "large": [("all downstream assets <= 4 h", total <= 4 * 3600), ("peak <= 12 GiB", peak <= 12 * 1024)]}
         complete = all(m.ok for m in results) and len(results) == len(planned)
-        tracks_csv = data_dir / "fma_metadata" / "tracks.csv"
+        tracks_csv = DataRoot(data_dir).tracks_csv
         n_tracks = 0
         if tracks_csv.exists():
             with open(tracks_csv, "rb") as handle:

@@ -53,6 +53,7 @@ def child(code_root: str, data_dir: str, out: str) -> None:
     from fma_pipeline.core.storage import read_parquet
 
     assert Path(fma_pipeline.__file__).is_relative_to(code_root), fma_pipeline.__file__
+    # paths spelled here, not taken from core/catalogue.py: the compared commit predates the catalogue
     X = read_parquet(Path(data_dir) / "pipeline" / "feature_matrix.parquet")
     labels = read_parquet(Path(data_dir) / "pipeline" / "tracks.parquet").loc[X.index]
     started = time.perf_counter()

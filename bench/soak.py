@@ -115,11 +115,12 @@ def mutate(root: Path, rng: random.Random, n: int = 3) -> list[str]:
     """Re-render ``n`` clips that have features (good audio) with new content, atomically."""
     import soundfile as sf
 
+    from fma_pipeline.core.catalogue import TRACK_FEATURES, DataRoot
     from fma_pipeline.core.storage import DamagedFile, atomic_path, read_parquet
     from fma_pipeline.core.sample.engine import render_clip
 
     good = []
-    for path in sorted((root / "pipeline" / "track_features").glob("[0-9][0-9][0-9].parquet")):
+    for path in DataRoot(root).partition_paths(TRACK_FEATURES):
         try:
             good += [root / "fma_small" / path.stem / name for name in read_parquet(path)[("file", "name", "")]]
         except DamagedFile:
@@ -140,8 +141,10 @@ DAMAGE = ("cut in half", "last 100 bytes lost", "tail overwritten")
 
 def damage(root: Path, rng: random.Random) -> tuple[str, str]:
     """Damage one random Parquet output of one random folder; returns (folder/file, how)."""
-    outputs = sorted(p for kind in ("track_features", "segment_features", "track_feature_errors")
-                     for p in (root / "pipeline" / kind).glob("[0-9][0-9][0-9].parquet") if p.stat().st_size > 200)
+    from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURE_ERRORS, TRACK_FEATURES, DataRoot
+
+    outputs = sorted(p for entry in (TRACK_FEATURES, SEGMENT_FEATURES, TRACK_FEATURE_ERRORS)
+                     for p in DataRoot(root).partition_paths(entry) if p.stat().st_size > 200)
     path, how = rng.choice(outputs), rng.choice(DAMAGE)
     data = path.read_bytes()
     if how == "cut in half":
@@ -158,10 +161,11 @@ def snapshot(root: Path) -> tuple[dict[str, set[int]], list[str], int]:
     """{folder: feature track ids} of every readable partition file; problems found; duplicate
     rows (a track id twice among a folder's features, a file twice among its error rows, or a
     file both with features and with an error row)."""
+    from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURE_ERRORS, TRACK_FEATURES, DataRoot
     from fma_pipeline.core.storage import parquet_rows, read_parquet
 
     ids, names, problems, duplicates = {}, {}, [], 0
-    for path in sorted((root / "pipeline" / "track_features").glob("[0-9][0-9][0-9].parquet")):
+    for path in DataRoot(root).partition_paths(TRACK_FEATURES):
         try:
             features = read_parquet(path)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is what we are looking for
@@ -170,12 +174,12 @@ def snapshot(root: Path) -> tuple[dict[str, set[int]], list[str], int]:
         ids[path.stem] = set(int(t) for t in features.index)
         names[path.stem] = set(features[("file", "name", "")])
         duplicates += int(features.index.duplicated().sum())
-    for path in sorted((root / "pipeline" / "segment_features").glob("[0-9][0-9][0-9].parquet")):
+    for path in DataRoot(root).partition_paths(SEGMENT_FEATURES):
         try:
             parquet_rows(path)  # the footer: where the soak's damage lands (156 full reads cost minutes)
         except Exception as exc:  # noqa: BLE001
             problems.append(f"unreadable segments {path.name}: {type(exc).__name__}: {exc}")
-    for path in sorted((root / "pipeline" / "track_feature_errors").glob("[0-9][0-9][0-9].parquet")):
+    for path in DataRoot(root).partition_paths(TRACK_FEATURE_ERRORS):
         try:
             errors = read_parquet(path)
         except Exception as exc:  # noqa: BLE001
@@ -203,6 +207,7 @@ def unfinished_runs(root: Path) -> dict[str, int]:
 def incomplete_folders(root: Path) -> dict[str, str]:
     """Folders whose stored output does not match the audio on disk (missing, stale, short)."""
     from fma_pipeline.core.audio.extraction import file_digest
+    from fma_pipeline.core.catalogue import TRACK_FEATURE_ERRORS, TRACK_FEATURES, DataRoot
     from fma_pipeline.core.fma.layout import list_audio_files
     from fma_pipeline.core.storage import DamagedFile, read_parquet
 
@@ -210,8 +215,8 @@ def incomplete_folders(root: Path) -> dict[str, str]:
     audio = root / "fma_small"
     for folder in sorted(p for p in audio.iterdir() if p.is_dir()):
         files = list_audio_files(folder)
-        fpath = root / "pipeline" / "track_features" / f"{folder.name}.parquet"
-        epath = root / "pipeline" / "track_feature_errors" / f"{folder.name}.parquet"
+        fpath = DataRoot(root).partition_path(TRACK_FEATURES, folder.name)
+        epath = DataRoot(root).partition_path(TRACK_FEATURE_ERRORS, folder.name)
         if not fpath.exists() or not epath.exists():
             out[folder.name] = "no output"
             continue
@@ -231,10 +236,11 @@ def incomplete_folders(root: Path) -> dict[str, str]:
 
 
 def fault_reasons(root: Path, injected: dict[str, tuple[str, str]]) -> dict[str, str | None]:
+    from fma_pipeline.core.catalogue import TRACK_FEATURE_ERRORS, DataRoot
     from fma_pipeline.core.storage import read_parquet
 
     reasons: dict[str, str] = {}
-    for path in (root / "pipeline" / "track_feature_errors").glob("[0-9][0-9][0-9].parquet"):
+    for path in DataRoot(root).partition_paths(TRACK_FEATURE_ERRORS):
         for row in read_parquet(path).to_dict("records"):
             reasons[f"{path.stem}/{row['name']}"] = row["reason"]
     return {name: reasons.get(name) for name in injected}
@@ -453,7 +459,9 @@ def main(argv: list[str] | None = None) -> int:
             failures += 1
             problems.append(f"run {i + 1}: exit {proc.returncode}: {stderr.strip().splitlines()[-1:]}")
             status = f"FAILED (exit {proc.returncode})"
-        stray = len(list((root / "pipeline").rglob(".tmp-*")))
+        from fma_pipeline.core.catalogue import DataRoot
+
+        stray = len(list(DataRoot(root).pipeline_dir.rglob(".tmp-*")))
         print(f"run {i + 1:2d}{' (recovery)' if last else ''}: {status}; stray temp files {stray}")
         i += 1
         recovery_runs += last

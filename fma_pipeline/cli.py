@@ -83,20 +83,13 @@ def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstre
                        resources=with_console, run_config={**QUIET_LOGS, **(run_config or {})})
 
 
-#: (title, stored table (see core/catalogue.py), columns shown) of the tables the demo prints.
+#: (title, stored table (see core/catalogue.py), whose ``columns`` are shown) of the tables the demo prints.
 RESULT_TABLES = (
     ("Genre classifiers (held-out test split of n_test tracks; champion = best cross-validated macro-F1; "
-     "ece = expected calibration error, the champion's after calibration)",
-     "CLASSIFIER_COMPARISON",
-     ["model", "branch", "families", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "n_test",
-      "cv_macro_f1", "ece"]),
-    ("Clip- vs segment-level (best of each by cross-validated macro-F1; winner first)",
-     "LEVEL_COMPARISON",
-     ["level", "model", "branch", "families", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline"]),
-    ("Unsupervised clusters against the true genres", "CLUSTER_SCORES",
-     ["method", "branch", "k", "ari", "nmi", "v_measure", "purity"]),
-    ("Sub-genre classifiers (held-out test split)", "SUBGENRE_SCORES",
-     ["parent", "classes", "n_test", "accuracy", "macro_f1", "majority_baseline", "note"]),
+     "ece = expected calibration error, the champion's after calibration)", "CLASSIFIER_COMPARISON"),
+    ("Clip- vs segment-level (best of each by cross-validated macro-F1; winner first)", "LEVEL_COMPARISON"),
+    ("Unsupervised clusters against the true genres", "CLUSTER_SCORES"),
+    ("Sub-genre classifiers (held-out test split)", "SUBGENRE_SCORES"),
 )
 #: Scores measured on fewer held-out tracks than this are flagged as unreliable.
 FEW_TEST_TRACKS = 10
@@ -111,9 +104,10 @@ def results_table(data_dir: Path, which: int = 0) -> str:
     from fma_pipeline.core import catalogue
     from fma_pipeline.core.storage import read_parquet
 
-    title, name, columns = RESULT_TABLES[which]
+    title, name = RESULT_TABLES[which]
     root = catalogue.DataRoot(data_dir)
-    path = root.path(getattr(catalogue, name))
+    stored = getattr(catalogue, name)
+    path = root.path(stored)
     if not path.exists():
         return f"{title}: not materialised"
     table = read_parquet(path)
@@ -126,7 +120,7 @@ def results_table(data_dir: Path, which: int = 0) -> str:
         table = table.assign(note=[f"only {n} test tracks: unreliable" if n < FEW_TEST_TRACKS else ""
                                    for n in table["n_test"].astype(int)])
     with pd.option_context("display.width", 160):
-        shown = table[[c for c in columns if c in table]]  # tables from older versions lack new columns
+        shown = table[[c for c in stored.columns if c in table]]  # tables from older versions lack new columns
         return f"{title}:\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import dagster as dg
 
+from fma_pipeline.core import settings
 from fma_pipeline.orchestration import checks
 from fma_pipeline.orchestration.assets import clusters, features, learning, matrices, metadata, subgenres
 from fma_pipeline.orchestration.instance import team_executor
@@ -44,7 +44,7 @@ def resources(fma: FmaData | None = None, extraction: Extraction | None = None,
     ``dg.EnvVar``, which has no default and fails a run whose variable is unset.
     """
     fma = fma or FmaData()
-    workers = int(os.environ.get("FMA_EXTRACTION_WORKERS") or 0)
+    workers = settings.EXTRACTION_WORKERS.read()
     return {"fma": fma, "extraction": extraction or Extraction(workers=workers),
             "mlflow_tracker": mlflow_tracker or MlflowTracker(), "console": console or Console(),
             "io_manager": CatalogueIOManager(fma=fma)}

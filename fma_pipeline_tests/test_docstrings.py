@@ -53,6 +53,9 @@ DOCUMENTED: list[str] = [
     "fma_pipeline.core.fma.download",
     "fma_pipeline.core.sample.engine",
     "fma_pipeline.core.sample.styles",
+    "fma_pipeline.core.audio.file_worker",
+    "fma_pipeline.core.audio.served",
+    "fma_pipeline.core.procfs",
 ]
 
 

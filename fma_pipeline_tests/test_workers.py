@@ -17,6 +17,7 @@ import soundfile as sf
 
 from fma_pipeline.core.audio import extraction, file_worker
 from fma_pipeline.core.audio.extraction import ExtractionSettings, extract_folders
+from fma_pipeline.core.procfs import stat_fields
 
 SR = 22_050
 
@@ -35,11 +36,8 @@ OWNER = textwrap.dedent("""
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in {"Z", "X"}
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] not in {"Z", "X"}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

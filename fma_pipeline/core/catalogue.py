@@ -10,18 +10,21 @@ module, so a name is spelled once and the producing asset of a missing file is k
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from fma_pipeline.core import settings
 from fma_pipeline.core.tracking import MlflowStore
 
-#: Environment variable naming the data root.
-DATA_DIR_ENV = "FMA_DATA_DIR"
+#: Environment variable naming the data root (see ``core/settings.py``).
+DATA_DIR_ENV = settings.DATA_DIR.name
 #: Environment variable naming a team's MLflow tracking store (default: SQLite under the data root).
-MLFLOW_URI_ENV = "FMA_MLFLOW_TRACKING_URI"
+MLFLOW_URI_ENV = settings.MLFLOW_TRACKING_URI.name
 METADATA_DIR = "fma_metadata"
+#: FMA's metadata files, as FMA ships them in ``fma_metadata/`` (the pipeline's inputs).
+TRACKS_CSV = "tracks.csv"
+GENRES_CSV = "genres.csv"
 PIPELINE_DIR = "pipeline"
 DAGSTER_DIR = ".dagster"
 MLFLOW_DB = "mlflow.db"
@@ -43,11 +46,15 @@ class Stored:
         The Dagster asset that writes it (materialise this when it is missing).
     partitioned : bool
         One file per FMA folder.
+    columns : tuple of str
+        The columns that summarise a results table (the demo's tables, the assets'
+        metadata), in order; empty for other outputs.
     """
 
     name: str
     asset: str
     partitioned: bool = False
+    columns: tuple[str, ...] = ()
 
 
 TRACKS = Stored("tracks.parquet", "tracks")
@@ -61,19 +68,27 @@ SEGMENT_MATRIX = Stored("segment_matrix.parquet", "segment_matrix")
 SCALED_FEATURES = Stored("scaled_features.parquet", "scaled_features")
 PCA_FEATURES = Stored("pca_features.parquet", "pca_features")
 PCA_EXPLAINED_VARIANCE = Stored("pca_explained_variance.parquet", "pca_features")
-CLASSIFIER_COMPARISON = Stored("classifier_comparison.parquet", "genre_classifiers")
+#: The columns that summarise a table of classifiers side by side.
+COMPARISON_COLUMNS = ("model", "branch", "families", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline",
+                      "n_test", "cv_macro_f1", "ece")
+CLASSIFIER_COMPARISON = Stored("classifier_comparison.parquet", "genre_classifiers", columns=COMPARISON_COLUMNS)
 GENRE_CLASSIFIER_RUNS = Stored("genre_classifiers.json", "genre_classifiers")
 CLASSIFIER_METRICS = Stored("classifier_metrics.parquet", "classifier_metrics")
 CHAMPION_PER_GENRE = Stored("champion_per_genre.parquet", "classifier_metrics")
 CHAMPION_CONFUSION = Stored("champion_confusion.parquet", "classifier_metrics")
 KEY_PREDICTOR_FAMILIES = Stored("key_predictor_families.parquet", "classifier_metrics")
 KEY_PREDICTORS = Stored("key_predictors.parquet", "classifier_metrics")
-SEGMENT_CLASSIFIER_COMPARISON = Stored("segment_classifier_comparison.parquet", "segment_classifiers")
-LEVEL_COMPARISON = Stored("level_comparison.parquet", "segment_classifiers")
-CLUSTER_SCORES = Stored("cluster_scores.parquet", "genre_clusters")
+SEGMENT_CLASSIFIER_COMPARISON = Stored("segment_classifier_comparison.parquet", "segment_classifiers",
+                                       columns=COMPARISON_COLUMNS)
+LEVEL_COMPARISON = Stored("level_comparison.parquet", "segment_classifiers", columns=(
+    "level", "model", "branch", "families", "cv_macro_f1", "accuracy", "balanced_accuracy", "macro_f1",
+    "majority_baseline"))
+CLUSTER_SCORES = Stored("cluster_scores.parquet", "genre_clusters",
+                        columns=("method", "branch", "k", "ari", "nmi", "v_measure", "purity"))
 CLUSTER_MAPS = Stored("cluster_maps", "genre_clusters")
 CLUSTER_CONTINGENCY = Stored("cluster_contingency", "genre_clusters")  # <method>_<branch>.parquet at k = genres
-SUBGENRE_SCORES = Stored("subgenre_scores.parquet", "subgenre_classifiers")
+SUBGENRE_SCORES = Stored("subgenre_scores.parquet", "subgenre_classifiers", columns=(
+    "parent", "classes", "n_test", "accuracy", "macro_f1", "majority_baseline", "note"))
 REPORT = Stored("report.html", "")  # written by ``fma-pipeline report``, not by an asset
 
 #: Every stored output, in the order the pipeline makes them.
@@ -114,7 +129,7 @@ def default_data_dir() -> Path:
     -------
     pathlib.Path
     """
-    return Path(os.environ.get(DATA_DIR_ENV, "data")).resolve()
+    return settings.DATA_DIR.read()
 
 
 @dataclass(frozen=True)
@@ -156,6 +171,26 @@ class DataRoot:
         pathlib.Path
         """
         return self.root / METADATA_DIR
+
+    @property
+    def tracks_csv(self) -> Path:
+        """FMA's track table, ``<root>/fma_metadata/tracks.csv``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        return self.metadata_dir / TRACKS_CSV
+
+    @property
+    def genres_csv(self) -> Path:
+        """FMA's genre tree, ``<root>/fma_metadata/genres.csv``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        return self.metadata_dir / GENRES_CSV
 
     @property
     def pipeline_dir(self) -> Path:
@@ -261,7 +296,7 @@ class DataRoot:
         MlflowStore
         """
         root = self.root.resolve()
-        uri = os.environ.get(MLFLOW_URI_ENV, "").strip() or f"sqlite:///{root / MLFLOW_DB}"
+        uri = settings.MLFLOW_TRACKING_URI.read() or f"sqlite:///{root / MLFLOW_DB}"
         return MlflowStore(uri, root / MLFLOW_ARTIFACTS, experiment)
 
     def has_mlflow_store(self) -> bool:
@@ -271,7 +306,7 @@ class DataRoot:
         -------
         bool
         """
-        return bool(os.environ.get(MLFLOW_URI_ENV, "").strip()) or (self.root / MLFLOW_DB).exists()
+        return settings.MLFLOW_TRACKING_URI.read() is not None or (self.root / MLFLOW_DB).exists()
 
 
 def iter_partitions(root: DataRoot, stored: Stored) -> Iterator[Path]:

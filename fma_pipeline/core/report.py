@@ -26,6 +26,8 @@ import pandas as pd
 from fma_pipeline.core.catalogue import (CATALOGUE, CHAMPION_CONFUSION, CHAMPION_PER_GENRE, CLASSIFIER_COMPARISON,
                                          CLUSTER_CONTINGENCY, CLUSTER_MAPS, CLUSTER_SCORES, KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS, LEVEL_COMPARISON,
                                          PCA_EXPLAINED_VARIANCE, REPORT, SUBGENRE_SCORES, TRACKS, DataRoot)
+from fma_pipeline.core.learning.clustering import sweep_png
+from fma_pipeline.core.learning.models import PCA_VARIANCE
 from fma_pipeline.core.learning.plots import bar_png, confusion_png, plt
 from fma_pipeline.core.storage import atomic_path, read_parquet
 
@@ -290,7 +292,8 @@ def _clusters(pipeline: Path, section: Section) -> None:
     if scores is not None:
         if (scores["method"] == "kmeans").any():
             section.blocks.append(Figure("fig-cluster-sweep", "Agreement of k-means clusters with genres against k",
-                                         lambda p: _sweep_png(scores, p)))
+                                         lambda p: sweep_png(scores, p, metrics=("ari", "nmi", "v_measure",
+                                                                                 "purity"))))
         section.blocks.append(_table(scores, index=False))
     for path in sorted((pipeline / CLUSTER_CONTINGENCY.name).glob("*.parquet")):
         name = path.stem
@@ -340,7 +343,7 @@ def _stacked_png(counts: pd.DataFrame, path: Path) -> None:
 def _cumulative_png(ratios: pd.Series, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.plot(np.arange(1, len(ratios) + 1), ratios.cumsum().to_numpy(), marker=".", color="#3b6ea8")
-    ax.axhline(0.95, color="grey", linestyle="--", linewidth=1, label="95 %")
+    ax.axhline(PCA_VARIANCE, color="grey", linestyle="--", linewidth=1, label=f"{PCA_VARIANCE * 100:g} %")
     ax.set_xlabel("principal components")
     ax.set_ylabel("cumulative explained variance")
     ax.set_ylim(0, 1.02)
@@ -362,21 +365,6 @@ def _grouped_png(table: pd.DataFrame, labels: pd.Series, path: Path, title: str)
     ax.set_ylim(0, 1)
     ax.set_title(title)
     _legend_outside(ax)
-    _save(fig, path)
-
-
-def _sweep_png(scores: pd.DataFrame, path: Path) -> None:
-    """External agreement scores of k-means against k: one panel per score, one line per branch."""
-    sweep = scores[scores["method"] == "kmeans"].sort_values("k")
-    metrics = [m for m in ("ari", "nmi", "v_measure", "purity") if m in sweep]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.4), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
-        for branch, rows in sweep.groupby("branch"):
-            ax.plot(rows["k"], rows[metric], marker="o", label=str(branch))
-        ax.set_title(metric)
-        ax.set_xlabel("k (clusters)")
-    axes[0][0].set_ylabel("agreement with genres")
-    axes[0][0].legend(frameon=False, fontsize=8)
     _save(fig, path)
 
 

@@ -314,3 +314,30 @@ def parquet_rows(path: Path | str) -> int:
 
     with _naming_damage(path):
         return pq.ParquetFile(path).metadata.num_rows
+
+
+def file_hash(path: Path | str, algorithm: str) -> str:
+    """Hex digest of a file's bytes, read in chunks (``hashlib.file_digest``): the one file
+    hasher of the project (audio content hashes, the import manifest, FMA's checksums).
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The file.
+    algorithm : str
+        A ``hashlib`` name (``"sha1"``, ``"blake2b"`` …).
+
+    Returns
+    -------
+    str
+        Lower-case hex digest.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be read.
+    """
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, algorithm).hexdigest()

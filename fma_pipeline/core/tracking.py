@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+#: The experiment of the genre classifiers (clustering and sub-genres log to their own).
+GENRE_EXPERIMENT = "fma-genre-classification"
 REGISTERED_MODEL = "fma-genre-classifier"
 CHAMPION_ALIAS = "champion"
 #: Given explicitly so MLflow skips its 2-3 s requirement-inference subprocess.
@@ -45,7 +47,7 @@ class MlflowStore:
 
     tracking_uri: str
     artifact_root: Path
-    experiment: str = "fma-genre-classification"
+    experiment: str = GENRE_EXPERIMENT
 
     def activate(self, experiment: str | None = None) -> str:
         """Point MLflow at this store; create the experiment if needed; return its id.
@@ -164,6 +166,72 @@ def _log_table(frame: pd.DataFrame, name: str, folder: Path) -> None:
     mlflow.log_artifact(str(path))
 
 
+#: Facts of a trained model's ``extra`` logged as parameters of its run, when it has them.
+_EXTRA_PARAMS = ("search", "candidates", "families_chosen_by", "calibration", "n_tune", "n_train", "n_test")
+
+
+def trained_model_run(trained, name: str | None = None) -> dict:
+    """The MLflow run of one trained model, as an entry of :func:`log_nested_runs`.
+
+    The one mapping from a :class:`~fma_pipeline.core.learning.training.TrainedModel` to
+    MLflow, used by the genre zoo (:func:`log_training`) and the sub-genre classifiers alike:
+    its choice as parameters (``model``, ``branch``, ``imbalance``, the search's facts,
+    ``param.*``), its scores as metrics (``test_*``, a calibrated champion's
+    ``uncalibrated_test_*``, cross-validated macro-F1, fit and predict seconds), its per-class
+    and confusion tables, and the fitted pipeline.
+
+    Parameters
+    ----------
+    trained : TrainedModel
+        The model.
+    name : str or None, default None
+        The run's name; None = ``trained.key``.
+
+    Returns
+    -------
+    dict
+        ``name``, ``params``, ``metrics``, ``tables`` and ``model``.
+    """
+    return {"name": name or trained.key, "model": trained.pipeline,
+            "params": {"model": trained.model, "branch": trained.branch, "imbalance": trained.imbalance,
+                       **{k: trained.extra[k] for k in _EXTRA_PARAMS if k in trained.extra},
+                       **{f"param.{k}": v for k, v in trained.best_params.items()}},
+            "metrics": {**{f"test_{k}": v for k, v in trained.test.items()},
+                        **{f"uncalibrated_test_{k}": v for k, v in trained.extra.get("uncalibrated", {}).items()},
+                        "cv_macro_f1": trained.cv_macro_f1, "cv_macro_f1_std": trained.cv_macro_f1_std,
+                        "fit_seconds": trained.fit_seconds, "predict_seconds": trained.predict_seconds},
+            "tables": {"per_class.csv": trained.per_class, "confusion.csv": trained.confusion}}
+
+
+def _log_entry(entry: dict, folder: Path) -> None:
+    """Log an entry's ``params``, finite ``metrics``, ``tags``, ``tables`` and ``artifacts``
+    into the active run (MLflow charts cannot show non-finite values)."""
+    import math
+
+    import mlflow
+
+    mlflow.log_params({k: str(v)[:500] for k, v in entry.get("params", {}).items()})
+    mlflow.log_metrics({k: float(v) for k, v in entry.get("metrics", {}).items()
+                        if v is not None and math.isfinite(float(v))})
+    mlflow.set_tags({k: str(v) for k, v in entry.get("tags", {}).items()})
+    for name, frame in entry.get("tables", {}).items():
+        _log_table(frame, name, folder)
+    for path in entry.get("artifacts", []):
+        mlflow.log_artifact(str(path))
+
+
+def _log_model(model, example: pd.DataFrame, metadata: dict | None = None):
+    """Save ``model`` as the active run's ``model`` (cloudpickle; signature and input example
+    from ``example``); return MLflow's model info."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    return mlflow.sklearn.log_model(
+        model, name="model", serialization_format="cloudpickle",
+        signature=infer_signature(example, model.predict(example)), input_example=example,
+        pip_requirements=PIP_REQUIREMENTS, metadata=metadata)
+
+
 def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
                  champion, comparison: pd.DataFrame, run_name: str, params: dict, model_metadata: dict,
                  register: bool = True, experiment: str | None = None,
@@ -212,7 +280,6 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
         If the store is unreachable or locked.
     """
     import mlflow
-    from mlflow.models import infer_signature
 
     from fma_pipeline.core.learning.plots import confusion_png
 
@@ -227,32 +294,16 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
         _log_table(comparison, "comparison.csv", tmp)
         mlflow.log_dict(model_metadata, "feature_config.json")
         champion_info = None
-        for trained in models:
+        for i, trained in enumerate(models):
             with mlflow.start_run(run_name=trained.key, nested=True) as child:
                 out["runs"][trained.key] = child.info.run_id
-                mlflow.log_params({"model": trained.model, "branch": trained.branch,
-                                   "imbalance": trained.imbalance,
-                                   **{k: trained.extra[k] for k in ("search", "candidates", "families_chosen_by",
-                                                                    "calibration", "n_tune", "n_train", "n_test")
-                                      if k in trained.extra},
-                                   **{f"param.{k}": v for k, v in trained.best_params.items()}})
-                mlflow.log_metrics({**{f"test_{k}": v for k, v in trained.test.items()},
-                                    **{f"uncalibrated_test_{k}": v
-                                       for k, v in trained.extra.get("uncalibrated", {}).items()},
-                                    "cv_macro_f1": trained.cv_macro_f1,
-                                    "cv_macro_f1_std": trained.cv_macro_f1_std,
-                                    "fit_seconds": trained.fit_seconds,
-                                    "predict_seconds": trained.predict_seconds})
-                mlflow.set_tags({"champion": str(trained is best).lower()})
-                _log_table(trained.per_class, "per_class.csv", tmp)
-                _log_table(trained.confusion, "confusion.csv", tmp)
-                mlflow.log_artifact(str(confusion_png(trained.confusion, tmp / "confusion.png",
-                                                      f"{trained.key} (test split)")))
-                signature = infer_signature(example, trained.pipeline.predict(example))
-                info = mlflow.sklearn.log_model(
-                    trained.pipeline, name="model", serialization_format="cloudpickle",
-                    signature=signature, input_example=example, pip_requirements=PIP_REQUIREMENTS,
-                    metadata={**model_metadata, "model": trained.model, "branch": trained.branch})
+                folder = tmp / f"child{i}"
+                folder.mkdir()
+                figure = confusion_png(trained.confusion, folder / "confusion.png", f"{trained.key} (test split)")
+                _log_entry({**trained_model_run(trained), "tags": {"champion": str(trained is best).lower()},
+                            "artifacts": [figure]}, folder)
+                info = _log_model(trained.pipeline, example,
+                                  {**model_metadata, "model": trained.model, "branch": trained.branch})
                 if trained is best:
                     champion_info = info
         mlflow.log_metrics({f"champion_test_{k}": v for k, v in best.test.items()})
@@ -513,37 +564,20 @@ def log_nested_runs(store: MlflowStore, *, experiment: str, run_name: str, param
     TrackingStoreError
         If the store is unreachable or locked.
     """
-    import math
-
     import mlflow
-    from mlflow.models import infer_signature
-
-    def log_common(entry: dict, folder: Path) -> None:
-        mlflow.log_params({k: str(v)[:500] for k, v in entry.get("params", {}).items()})
-        mlflow.log_metrics({k: float(v) for k, v in entry.get("metrics", {}).items()
-                            if v is not None and math.isfinite(float(v))})
-        mlflow.set_tags({k: str(v) for k, v in entry.get("tags", {}).items()})
-        for name, frame in entry.get("tables", {}).items():
-            _log_table(frame, name, folder)
-        for path in entry.get("artifacts", []):
-            mlflow.log_artifact(str(path))
 
     store.activate(experiment)
     out: dict = {"runs": {}}
     with tempfile.TemporaryDirectory() as tmp_name, mlflow.start_run(run_name=run_name) as parent:
         tmp = Path(tmp_name)
         out["parent_run_id"] = parent.info.run_id
-        log_common({"params": params, "tables": tables or {}, "artifacts": artifacts or []}, tmp)
+        _log_entry({"params": params, "tables": tables or {}, "artifacts": artifacts or []}, tmp)
         for i, child in enumerate(children):
             with mlflow.start_run(run_name=child["name"], nested=True) as run:
                 out["runs"][child["name"]] = run.info.run_id
                 folder = tmp / f"child{i}"
                 folder.mkdir()
-                log_common(child, folder)
+                _log_entry(child, folder)
                 if child.get("model") is not None and X_example is not None:
-                    example = X_example.head(3)
-                    mlflow.sklearn.log_model(
-                        child["model"], name="model", serialization_format="cloudpickle",
-                        signature=infer_signature(example, child["model"].predict(example)),
-                        input_example=example, pip_requirements=PIP_REQUIREMENTS)
+                    _log_model(child["model"], X_example.head(3))
     return out

@@ -38,7 +38,8 @@ def _config_type(annotation: Any) -> Any:
 
 def mirrored(core: type, name: str, doc: str, *, defaults: dict[str, Any] | None = None,
              extra: dict[str, tuple[Any, Any]] | None = None) -> type[MirroredConfig]:
-    """A ``dg.Config`` class named ``name`` with every field of dataclass ``core``.
+    """A ``dg.Config`` class named ``name`` with every field of dataclass ``core`` that has a
+    plain default (a field made by a ``default_factory`` stays the core's own).
 
     Parameters
     ----------
@@ -55,6 +56,8 @@ def mirrored(core: type, name: str, doc: str, *, defaults: dict[str, Any] | None
     defaults = defaults or {}
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(core):
+        if f.name not in defaults and f.default is dataclasses.MISSING:
+            continue
         default = defaults.get(f.name, f.default)
         if isinstance(default, tuple):
             field = pydantic.Field(default_factory=lambda d=default: list(d), description=field_doc(core, f.name))

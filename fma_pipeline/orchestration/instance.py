@@ -18,6 +18,10 @@ import socket
 import sys
 from pathlib import Path
 
+from fma_pipeline.core import settings
+from fma_pipeline.core.catalogue import DataRoot
+from fma_pipeline.core.procfs import stat_fields
+
 _HEAD = """\
 # Written by fma-pipeline; edit freely, it is not overwritten once present.
 telemetry:
@@ -84,7 +88,7 @@ def dagster_home(data_dir: Path, echo=None) -> Path:
     root's ``.dagster/storage``) is rewritten to this root's, with one line through
     ``echo`` (default: stderr); the rest of an edited file is kept.
     """
-    home = Path(data_dir).resolve() / ".dagster"
+    home = DataRoot(Path(data_dir).resolve()).dagster_dir
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     base_dir = home / "storage"
@@ -121,7 +125,7 @@ def _write_config(config: Path, text: str) -> None:
 def uses_celery() -> bool:
     """Whether the code location runs on the team deployment's Celery executor
     (``FMA_EXECUTOR=celery``); needs no Celery package to answer."""
-    return os.environ.get("FMA_EXECUTOR", "").strip().lower() == "celery"
+    return settings.EXECUTOR.read() == "celery"
 
 
 def team_executor():
@@ -144,19 +148,10 @@ def team_executor():
 
 # --- runs whose process is gone -----------------------------------------------------------------
 
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of ``/proc/<pid>/stat`` after the command name (state first), or None (no /proc, no such pid)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2:].split()
-
-
 def process_start(pid: int) -> str:
     """The process's start time in clock ticks since boot (Linux), '' where unknown; with the pid
     it names one process, so a pid reused after a kill is not mistaken for the run's process."""
-    fields = _proc_stat(pid)
+    fields = stat_fields(pid)
     return fields[19] if fields and len(fields) > 19 else ""
 
 
@@ -168,7 +163,7 @@ def process_alive(pid: int, started: str = "") -> bool:
         return False
     except PermissionError:
         pass  # exists, another user's
-    fields = _proc_stat(pid)
+    fields = stat_fields(pid)
     if fields is not None:
         if fields[0] in {"Z", "X"}:  # killed, not yet reaped by its parent
             return False

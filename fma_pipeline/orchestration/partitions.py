@@ -10,10 +10,9 @@ workers only as far as it is cut into runs: there it is cut into runs of
 free. ``FMA_PARTITIONS_PER_RUN`` overrides both.
 """
 
-import os
-
 import dagster as dg
 
+from fma_pipeline.core import settings
 from fma_pipeline.core.fma.layout import FOLDERS
 
 folder_partitions = dg.StaticPartitionsDefinition(list(FOLDERS))
@@ -24,8 +23,6 @@ PARTITIONS_PER_RUN = 40
 #: backfill is 156 runs whose steps every worker shares (keep the run queue's
 #: ``max_concurrent_runs`` in deploy/dagster.yaml above the number of workers).
 CELERY_PARTITIONS_PER_RUN = 1
-#: Overrides the number of folders per extraction run (an integer >= 1).
-PARTITIONS_PER_RUN_ENV = "FMA_PARTITIONS_PER_RUN"
 
 
 def partitions_per_run(in_process: bool = False) -> int:
@@ -33,11 +30,9 @@ def partitions_per_run(in_process: bool = False) -> int:
     :data:`CELERY_PARTITIONS_PER_RUN` when the code location uses the Celery executor
     (``FMA_EXECUTOR=celery``) and runs are not executed ``in_process`` (the CLI's runs are),
     else :data:`PARTITIONS_PER_RUN`."""
-    value = os.environ.get(PARTITIONS_PER_RUN_ENV, "").strip()
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{PARTITIONS_PER_RUN_ENV}={value!r}: expected a whole number of folders >= 1")
-        return int(value)
+    value = settings.PARTITIONS_PER_RUN.read()
+    if value is not None:
+        return value
     from fma_pipeline.orchestration.instance import uses_celery
 
     if not in_process and uses_celery():

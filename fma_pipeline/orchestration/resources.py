@@ -16,7 +16,7 @@ from fma_pipeline.core.audio.extraction import ExtractionSettings
 from fma_pipeline.core.audio.features import FeatureConfig
 from fma_pipeline.core.fma.layout import find_audio_dir
 from fma_pipeline.core.audio.windows import SegmentConfig
-from fma_pipeline.core.tracking import MlflowStore
+from fma_pipeline.core.tracking import GENRE_EXPERIMENT, MlflowStore
 
 
 class FmaData(dg.ConfigurableResource):
@@ -54,9 +54,10 @@ class Extraction(dg.ConfigurableResource):
                                   "(FMA's features). A number resamples every file first: another feature "
                                   "definition (fma-features.py/N@<rate>), re-extracted and retrained on change.")
     workers: int = Field(default=0, description="Worker processes; 0 = one per core.")
-    min_seconds: float = Field(default=5.0, description="Shorter clips are recorded as errors.")
-    max_seconds: float = Field(default=600.0, description="Longer files are cut to their middle.")
-    segment_seconds: float = Field(default=3.0, description="Window length (and hop) of segment_features.")
+    min_seconds: float = Field(default=AudioLimits.min_seconds, description="Shorter clips are recorded as errors.")
+    max_seconds: float = Field(default=AudioLimits.max_seconds, description="Longer files are cut to their middle.")
+    segment_seconds: float = Field(default=SegmentConfig.window_seconds,
+                                   description="Window length (and hop) of segment_features.")
 
     def settings(self, data: FmaData) -> ExtractionSettings:
         return ExtractionSettings(
@@ -69,16 +70,12 @@ class Extraction(dg.ConfigurableResource):
 
 
 class MlflowTracker(dg.ConfigurableResource):
-    """MLflow store; by default a SQLite file and an artifact folder under the data root."""
+    """MLflow experiment; the store is the catalogue's (``$FMA_MLFLOW_TRACKING_URI``, else a
+    SQLite file and an artifact folder under the data root), resolved one way for the assets
+    and the CLI's ``predict``, ``tag``, ``report`` and ``mlflow-ui``."""
 
-    tracking_uri: str | None = Field(default=None, description="Default: $FMA_MLFLOW_TRACKING_URI, else SQLite under the data root.")
-    artifact_root: str | None = Field(default=None, description="Default: <data root>/mlartifacts.")
-    experiment: str = "fma-genre-classification"
+    experiment: str = GENRE_EXPERIMENT
 
     def store(self, data: FmaData) -> MlflowStore:
-        """This resource's settings over the catalogue's store (``$FMA_MLFLOW_TRACKING_URI`` or
-        SQLite under the data root), the same store the CLI's ``predict`` and ``report`` use."""
-        base = data.catalogue.mlflow_store(self.experiment)
-        return MlflowStore(self.tracking_uri or base.tracking_uri,
-                           Path(self.artifact_root) if self.artifact_root else base.artifact_root,
-                           self.experiment)
+        """The catalogue's store of ``data``'s root, with this resource's experiment."""
+        return data.catalogue.mlflow_store(self.experiment)

@@ -9,20 +9,19 @@ STOPPED: switch it on in the UI (Automation) or with ``dagster schedule start``.
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
+from fma_pipeline.core import settings
 from fma_pipeline.orchestration.resources import FmaData
 from fma_pipeline.orchestration.sensors import EXTRACT_JOB, scan_folders
 
-DEFAULT_RESCAN_CRON = "0 3 * * 0"
+DEFAULT_RESCAN_CRON = settings.RESCAN_CRON.default
 
 
 def rescan_cron() -> str:
     """``FMA_RESCAN_CRON`` or the default, checked by Dagster's own schedule validation
     (public API only: a throwaway definition), so a typo fails with the variable's name."""
-    cron = os.environ.get("FMA_RESCAN_CRON", "").strip() or DEFAULT_RESCAN_CRON
+    cron = settings.RESCAN_CRON.read()
     try:
         dg.ScheduleDefinition(name="cron_check", cron_schedule=cron, job_name=EXTRACT_JOB)
     except dg.DagsterInvalidDefinitionError as exc:

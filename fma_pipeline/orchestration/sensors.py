@@ -28,24 +28,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 
 from fma_pipeline.core.audio.definition import stored_definition
+from fma_pipeline.core import settings
 from fma_pipeline.core.catalogue import SEGMENT_FEATURES, TRACK_FEATURES
 from fma_pipeline.core.fma.layout import FOLDERS, list_audio_files
 from fma_pipeline.orchestration.resources import Extraction, FmaData
 
 EXTRACT_JOB = "extract_features"  # defined in fma_pipeline.definitions
-AUTOMATION_ENV = "FMA_AUTOMATION"
 
 
 def default_sensor_status() -> dg.DefaultSensorStatus:
     """RUNNING unless ``FMA_AUTOMATION`` is off/0/false (read when the code location loads)."""
-    off = os.environ.get(AUTOMATION_ENV, "on").strip().lower() in {"off", "0", "false", "no"}
-    return dg.DefaultSensorStatus.STOPPED if off else dg.DefaultSensorStatus.RUNNING
+    return dg.DefaultSensorStatus.RUNNING if settings.AUTOMATION.read() else dg.DefaultSensorStatus.STOPPED
 
 #: Downstream of ``track_features``: re-run when a dependency updated (or first time, when
 #: missing), never while a dependency or the asset itself runs, and only once every

@@ -8,7 +8,6 @@ synthetic clip before that pool starts. Nothing here knows about folders, caches
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import stat
@@ -27,6 +26,7 @@ from fma_pipeline.core.failures import machine_errno
 #: ``exception_class`` and reason prefix of a file that failed through no fault of its own (disk full,
 #: I/O error, no memory: :data:`~fma_pipeline.core.failures.MACHINE_ERRNOS`).
 MACHINE_ERROR, MACHINE_REASON = "MachineError", "not the file's fault, retried next run"
+from fma_pipeline.core.storage import file_hash
 
 #: glibc malloc settings measured to cut system time by ~13 % for this workload.
 _MALLOC_VARS = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "268435456",
@@ -51,8 +51,7 @@ def file_digest(path: Path) -> str:
     OSError
         When the file cannot be read.
     """
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+    return file_hash(path, "blake2b")[:32]
 
 
 class FileTimeout(Exception):
@@ -92,10 +91,27 @@ class _time_limit:
 def extract_file(path: str, features: FeatureConfig, limits: AudioLimits,
                  segments: SegmentConfig | None = None,
                  timeout: float | None = None) -> tuple[bool, np.ndarray | None, str, str, float]:
-    """Worker body: ``(ok, rows, digest_or_reason, exception_class, seconds)``; never raises.
+    """Worker body: one file's features, or why it has none; never raises.
 
-    ``rows`` is ``(1 + n_windows, 708)``: the clip's statistics, then each window's;
-    ``seconds`` the duration analysed. ``timeout`` bounds the whole file (see :class:`_time_limit`).
+    Parameters
+    ----------
+    path : str
+        The audio file.
+    features : FeatureConfig
+        How to compute the features.
+    limits : AudioLimits
+        What counts as usable audio.
+    segments : SegmentConfig or None, default None
+        Also each window's statistics, when given.
+    timeout : float or None, default None
+        Seconds the whole file may take (see :class:`_time_limit`); None = no limit.
+
+    Returns
+    -------
+    tuple
+        ``(ok, rows, digest_or_reason, exception_class, seconds)``: ``rows`` is
+        ``(1 + n_windows, 708)`` (the clip's statistics, then each window's), ``seconds``
+        the duration analysed.
     """
     try:
         with _time_limit(timeout):

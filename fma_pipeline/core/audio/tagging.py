@@ -21,6 +21,7 @@ import pandas as pd
 from fma_pipeline.core.audio.decode import AudioError, AudioLimits
 from fma_pipeline.core.audio.definition import decode_for, model_feature_config
 from fma_pipeline.core.audio.features import FeatureConfig, flat_feature_names, frame_series, summarise, window_bounds
+from fma_pipeline.core.audio.served import SEGMENT, ServedModel
 from fma_pipeline.core.audio.workers import worker_pool
 from fma_pipeline.core.fma.layout import printable
 
@@ -63,8 +64,8 @@ class TagSettings:
         Parameters
         ----------
         metadata : dict
-            The model's stored metadata (``feature_config``, ``feature_definition``,
-            ``min_seconds``, ``level``, ``window_seconds``).
+            The model's stored metadata (a :class:`~fma_pipeline.core.audio.served.ServedModel`
+            as written by :meth:`~fma_pipeline.core.audio.served.ServedModel.as_metadata`).
         min_seconds : float or None, default None
             Overrides the model's shortest usable clip; None keeps the model's (or 5 s).
         name : str, default "the model"
@@ -79,11 +80,11 @@ class TagSettings:
         DefinitionMismatch
             When the model was trained on a feature definition this version does not compute.
         """
-        features = model_feature_config(metadata, name)
-        shortest = float(min_seconds if min_seconds is not None else metadata.get("min_seconds", AudioLimits.min_seconds))
-        limits = AudioLimits(min_seconds=shortest)
-        if metadata.get("level") == "segment":
-            window = float(metadata["window_seconds"])
+        served = ServedModel.from_metadata(metadata)
+        features = model_feature_config(metadata, name)  # refuses a definition this version does not compute
+        limits = AudioLimits(min_seconds=float(min_seconds if min_seconds is not None else served.min_seconds))
+        if served.level == SEGMENT:
+            window = float(served.window_seconds)
             return cls(features=features, limits=limits, window_seconds=window,
                        max_windows=round(cls.max_windows * cls.window_seconds / window))
         return cls(features=features, limits=limits)

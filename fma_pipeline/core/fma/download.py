@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import http.client
 import json
 import os
@@ -43,7 +42,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from tqdm.auto import tqdm
 
-from fma_pipeline.core.storage import atomic_path
+from fma_pipeline.core.storage import atomic_path, file_hash
 
 #: What to download for each ``subset`` argument, as FMA names its archives.
 ARCHIVES: dict[str, str] = {
@@ -308,7 +307,7 @@ def _stamp_valid(data_dir: Path, stamp: Path, expected: str) -> bool:
 
 
 def sha1_of(path: Path) -> str:
-    """Hex SHA-1 of a file, read in 1 MiB chunks.
+    """Hex SHA-1 of a file (FMA's ``checksums`` are SHA-1).
 
     Parameters
     ----------
@@ -320,11 +319,7 @@ def sha1_of(path: Path) -> str:
     str
         Lower-case hex digest (40 characters).
     """
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_hash(path, "sha1")
 
 
 def _download(url: str, archive: Path, report: DownloadReport, *, progress: bool, timeout: float) -> None:

@@ -56,7 +56,6 @@ other audio.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -71,8 +70,9 @@ import pandas as pd
 from fma_pipeline.core.fma.genres import known_genres
 from fma_pipeline.core.fma.layout import AUDIO_EXTENSIONS, audio_path, find_audio_dir, track_id_from_path
 from fma_pipeline.core.fma.metadata import read_genres, read_tracks, write_genres_csv, write_tracks_csv
+from fma_pipeline.core.catalogue import GENRES_CSV, TRACKS_CSV, DataRoot
+from fma_pipeline.core.storage import atomic_path, file_hash
 from fma_pipeline.core.locking import exclusive_lock
-from fma_pipeline.core.storage import atomic_path
 
 LAYOUTS = ("genre-folders", "filename-prefix")
 FIRST_NEW_GENRE_ID = 100_000
@@ -148,8 +148,7 @@ def content_hash(path: Path) -> str:
     OSError
         When the file cannot be read.
     """
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha1").hexdigest()
+    return file_hash(path, "sha1")
 
 
 def _ids_on_disk(data_dir: Path) -> set[int]:
@@ -200,8 +199,8 @@ def _label(path: Path, src: Path, layout: str) -> str | None:
 
 
 def _genre_table(meta_dir: Path) -> pd.DataFrame:
-    if (meta_dir / "genres.csv").is_file():
-        return read_genres(meta_dir / "genres.csv").table.copy()
+    if (meta_dir / GENRES_CSV).is_file():
+        return read_genres(meta_dir / GENRES_CSV).table.copy()
     return known_genres()
 
 
@@ -264,7 +263,7 @@ def import_collection(src: Path, data_dir: Path, layout: str = "genre-folders", 
     src, data_dir = Path(src).resolve(), Path(data_dir).resolve()
     if not src.is_dir():
         raise FileNotFoundError(f"source folder not found: {src}")
-    meta_dir = data_dir / "fma_metadata"
+    meta_dir = DataRoot(data_dir).metadata_dir
     with exclusive_lock(meta_dir / IMPORT_LOCK, log=log):
         report = ImportReport()
         report.finished, report.undone = recover_import(data_dir)
@@ -283,10 +282,10 @@ def _audio_dir(data_dir: Path) -> Path:
 def _plan(src: Path, data_dir: Path, layout: str, to_mp3: bool,
           report: ImportReport) -> tuple[list[dict], pd.DataFrame]:
     """Each new file's journal entry (id, hashes, target, row) and the genre table with new genres."""
-    meta_dir = data_dir / "fma_metadata"
+    meta_dir = DataRoot(data_dir).metadata_dir
     audio_dir = _audio_dir(data_dir)
     subset = audio_dir.name.removeprefix("fma_").replace("full", "large")
-    tracks = read_tracks(meta_dir / "tracks.csv") if (meta_dir / "tracks.csv").is_file() else None
+    tracks = read_tracks(meta_dir / TRACKS_CSV) if (meta_dir / TRACKS_CSV).is_file() else None
     _, seen, by_path = _read_manifest(meta_dir / MANIFEST, audio_dir)
     genres = _genre_table(meta_dir)
     by_key = {normalise(t): int(i) for i, t in genres["title"].items()}
@@ -337,7 +336,7 @@ def _run_plan(plan: list[dict], genres: pd.DataFrame, data_dir: Path,
               progress: Callable[[int], None] | None) -> list[tuple[str, str]]:
     """Write the journal, then each copy: temporary name, hash, journal line, rename.
     Returns ``(source, reason)`` of each file that could not be copied."""
-    journal = data_dir / "fma_metadata" / JOURNAL
+    journal = DataRoot(data_dir).metadata_dir / JOURNAL
     new_genres = genres[genres.index >= FIRST_NEW_GENRE_ID].reset_index(names="genre_id")
     header = {"entries": plan, "genres": json.loads(new_genres.to_json(orient="records"))}
     with atomic_path(journal) as tmp:
@@ -378,7 +377,7 @@ def _read_journal(path: Path) -> tuple[dict, dict[int, str]]:
 def _commit_journal(data_dir: Path) -> tuple[int, int]:
     """Commit every journal entry whose copy is on disk as recorded; remove its other copies and
     temporary files; remove the journal. Returns (tracks committed, files removed)."""
-    meta_dir = data_dir / "fma_metadata"
+    meta_dir = DataRoot(data_dir).metadata_dir
     audio_dir = _audio_dir(data_dir)
     journal = meta_dir / JOURNAL
     try:
@@ -387,7 +386,7 @@ def _commit_journal(data_dir: Path) -> tuple[int, int]:
         with contextlib.suppress(FileNotFoundError):
             journal.unlink()
         return 0, 0
-    tracks = read_tracks(meta_dir / "tracks.csv") if (meta_dir / "tracks.csv").is_file() else None
+    tracks = read_tracks(meta_dir / TRACKS_CSV) if (meta_dir / TRACKS_CSV).is_file() else None
     committed = set() if tracks is None else {int(t) for t in tracks.index}
     rows, manifest_rows, removed = [], [], 0
     for entry in header["entries"]:
@@ -490,8 +489,8 @@ def _write_metadata(tracks: pd.DataFrame | None, rows: list[dict], genres: pd.Da
     genres = genres.copy()
     genres["#tracks"] = counts.reindex(genres.index).fillna(0).astype(int)
     meta_dir.mkdir(parents=True, exist_ok=True)
-    write_genres_csv(genres, meta_dir / "genres.csv")
-    write_tracks_csv(new, meta_dir / "tracks.csv")
+    write_genres_csv(genres, meta_dir / GENRES_CSV)
+    write_tracks_csv(new, meta_dir / TRACKS_CSV)
 
 
 def audit_imports(data_dir: Path) -> dict[str, list]:
@@ -519,13 +518,13 @@ def audit_imports(data_dir: Path) -> dict[str, list]:
     import tempfile
 
     data_dir = Path(data_dir).resolve()
-    meta_dir = data_dir / "fma_metadata"
+    meta_dir = DataRoot(data_dir).metadata_dir
     files: dict[int, list[Path]] = {}
     for path in data_dir.glob("fma_*/[0-9][0-9][0-9]/*"):
         track_id = track_id_from_path(path)
         if path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".") and track_id is not None:
             files.setdefault(track_id, []).append(path)
-    tracks = read_tracks(meta_dir / "tracks.csv") if (meta_dir / "tracks.csv").is_file() else None
+    tracks = read_tracks(meta_dir / TRACKS_CSV) if (meta_dir / TRACKS_CSV).is_file() else None
     rows = [] if tracks is None else [int(t) for t in tracks.index]
     manifest = pd.read_csv(meta_dir / MANIFEST) if (meta_dir / MANIFEST).is_file() else pd.DataFrame(
         {"sha1": [], "collection": [], "source": [], "track_id": []})

@@ -596,6 +596,54 @@ def check_genre_ids(tracks: pd.DataFrame, genres: GenreTree, path: Path | str) -
                             row=f"track_id {tid}", column=("track", "genre_top"), line=line_of.get(tid))
 
 
+def tracks_table(ids, columns: dict[tuple[str, str], object]) -> pd.DataFrame:
+    """A track table in FMA's shape, as :func:`read_tracks` returns it: indexed by
+    ``track_id`` in ascending order, two-level ``(section, field)`` columns.
+
+    The one builder of FMA-format tables that did not come from a file (the built-in sample,
+    the benchmarks' generated FMA, imports).
+
+    Parameters
+    ----------
+    ids : array-like of int
+        Track ids, one per row, unique.
+    columns : dict
+        ``(section, field)`` -> one value per row, or one value for all.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> t = tracks_table([5, 2], {("set", "split"): ["test", "training"], ("set", "subset"): "small"})
+    >>> t.index.tolist(), t.loc[2, ("set", "split")]
+    ([2, 5], 'training')
+    """
+    tracks = pd.DataFrame(columns, index=pd.Index(ids, name="track_id"))
+    tracks.columns = pd.MultiIndex.from_tuples(tracks.columns)
+    return tracks.sort_index(kind="stable")
+
+
+def with_track_counts(genres: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
+    """``genres`` with ``#tracks`` counted as FMA counts it: tracks whose ``genres_all`` holds the genre.
+
+    Parameters
+    ----------
+    genres : pandas.DataFrame
+        A genre table indexed by genre id.
+    tracks : pandas.DataFrame
+        A track table with ``('track', 'genres_all')`` lists.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy, sorted by genre id.
+    """
+    counts = pd.Series([g for gs in tracks[("track", "genres_all")] for g in gs]).value_counts()
+    return genres.assign(**{"#tracks": counts.reindex(genres.index).fillna(0).astype(int)}).sort_index()
+
+
 def write_tracks_csv(tracks: pd.DataFrame, path: Path | str) -> None:
     """Write a table in FMA's exact ``tracks.csv`` layout (all 52 columns, FMA's order).
 

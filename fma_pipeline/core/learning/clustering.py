@@ -540,8 +540,11 @@ def map_png(xy: pd.DataFrame, colourings: dict[str, pd.Series], path: Path, titl
     return path
 
 
-def sweep_png(scores: pd.DataFrame, path: Path, title: str) -> Path:
-    """ARI, NMI and silhouette of k-means against k, one line per branch.
+def sweep_png(scores: pd.DataFrame, path: Path, title: str | None = None,
+              metrics: tuple[str, ...] = ("ari", "nmi", "silhouette")) -> Path:
+    """Scores of k-means against k: one panel per score, one line per branch.
+
+    The one k-sweep figure: the ``genre_clusters`` asset's ``k_sweep.png`` and the report's.
 
     Parameters
     ----------
@@ -549,8 +552,10 @@ def sweep_png(scores: pd.DataFrame, path: Path, title: str) -> Path:
         A :func:`score_table`; only its ``kmeans`` rows are drawn.
     path : pathlib.Path
         The PNG to write.
-    title : str
-        The figure's title.
+    title : str or None, default None
+        The figure's title; None = none.
+    metrics : tuple of str, default ('ari', 'nmi', 'silhouette')
+        The scores drawn, those the table has.
 
     Returns
     -------
@@ -559,16 +564,18 @@ def sweep_png(scores: pd.DataFrame, path: Path, title: str) -> Path:
     """
     from fma_pipeline.core.learning.plots import plt
 
-    sweep = scores[scores["method"] == "kmeans"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for ax, metric in zip(axes, ("ari", "nmi", "silhouette")):
+    sweep = scores[scores["method"] == "kmeans"].sort_values("k")
+    shown = [m for m in metrics if m in sweep]
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.3 * len(shown), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], shown):
         for branch, rows in sweep.groupby("branch"):
-            ax.plot(rows["k"], rows[metric], marker="o", label=branch)
-        ax.set_xlabel("k")
+            ax.plot(rows["k"], rows[metric], marker="o", label=str(branch))
+        ax.set_xlabel("k (clusters)")
         ax.set_title(metric)
-        ax.legend(frameon=False)
-    fig.suptitle(title)
+    axes[0][0].legend(frameon=False, fontsize=8)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format="png", bbox_inches="tight")
     plt.close(fig)
     return path

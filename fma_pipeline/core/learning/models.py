@@ -55,6 +55,8 @@ from fma_pipeline.core.learning.families import FAMILY_SETS, FeatureFamilies
 BRANCHES: tuple[str, ...] = ("scaled", "pca")
 #: Landmarks of the ``svm`` model's kernel approximation (fewer when a fold has fewer rows).
 NYSTROEM_COMPONENTS = 1000
+#: Share of the variance the PCA branch keeps (the ``pca_features`` asset and every pca-branch model).
+PCA_VARIANCE = 0.95
 #: Bootstrap rows per random-forest tree: bounds fit time and model size at any data size.
 FOREST_MAX_SAMPLES = 5000
 #: How each model copes with class imbalance (recorded with every run).
@@ -252,7 +254,7 @@ SEGMENT_MODELS: tuple[str, ...] = ("random_forest", "logistic_regression", "lda"
 SEGMENT_FAMILIES: tuple[str, ...] = ("fma_timbre", "timbre")
 
 
-def make_pipeline(model: Any, branch: str, pca_variance: float = 0.95, seed: int = 0) -> Pipeline:
+def make_pipeline(model: Any, branch: str, pca_variance: float = PCA_VARIANCE, seed: int = 0) -> Pipeline:
     """``families`` → ``scale`` → (``pca`` when ``branch == 'pca'``) → ``model``.
 
     Parameters
@@ -261,7 +263,7 @@ def make_pipeline(model: Any, branch: str, pca_variance: float = 0.95, seed: int
         The unfitted estimator of the last step.
     branch : str
         One of :data:`BRANCHES`.
-    pca_variance : float, default 0.95
+    pca_variance : float, default PCA_VARIANCE
         Variance the PCA step keeps.
     seed : int, default 0
         ``random_state`` of the PCA step.

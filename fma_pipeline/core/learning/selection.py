@@ -15,9 +15,33 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from fma_pipeline.core.fma.layout import subsets_within
+from fma_pipeline.core.settings import documented
 
 #: Dropped by default, as the project this grew from did: 12 genres remain on fma_medium.
 DEFAULT_DROPPED_GENRES: tuple[str, ...] = ("Easy Listening", "Spoken", "Old-Time / Historic", "International")
+
+
+def is_test(labels: pd.DataFrame) -> np.ndarray:
+    """Which rows are on the test side of the split: no fit may see them (scalers, PCA,
+    models, searches), so every score on them is held out. The rest (training and
+    validation, and rows without a split) is what fits learn from.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        A table with a ``split`` column (``training``/``validation``/``test``).
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per row.
+
+    Examples
+    --------
+    >>> is_test(pd.DataFrame({"split": ["training", "test", None]})).tolist()
+    [False, True, False]
+    """
+    return (labels["split"].astype(str) == "test").to_numpy()
 
 
 @dataclass(frozen=True)
@@ -38,10 +62,10 @@ class LabelConfig:
         Free-form settings recorded with the selection.
     """
 
-    subset: str | None = None
-    drop_genres: tuple[str, ...] = DEFAULT_DROPPED_GENRES
-    min_tracks: int = 5
-    seed: int = 0
+    subset: str | None = documented(None, "FMA subset small/medium/large; None = all tracks.")
+    drop_genres: tuple[str, ...] = documented(DEFAULT_DROPPED_GENRES, "Top-level genres left out.")
+    min_tracks: int = documented(5, "Genres with fewer tracks are left out.")
+    seed: int = documented(0, "Seed of the fallback artist-grouped split.")
     extra: dict = field(default_factory=dict)
 
 

@@ -47,6 +47,7 @@ from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.families import FAMILY_SETS, family_choices
 from fma_pipeline.core.learning.models import BRANCHES, DEFAULT_MODELS, IMBALANCE, make_pipeline, search_params, zoo
 from fma_pipeline.core.learning.segments import track_ids_of, track_proba
+from fma_pipeline.core.learning.selection import is_test
 from fma_pipeline.core.settings import documented
 
 #: The model whose search chooses the feature families for every model of a branch.
@@ -265,8 +266,8 @@ def split_rows(labels: pd.DataFrame) -> tuple[pd.Index, pd.Index]:
     test_ids : pandas.Index
         Test track ids.
     """
-    is_test = labels["split"].astype(str) == "test"
-    return labels.index[~is_test.to_numpy()], labels.index[is_test.to_numpy()]
+    test = is_test(labels)
+    return labels.index[~test], labels.index[test]
 
 
 def cv_folds(y: pd.Series, groups: pd.Series, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -26,7 +26,8 @@ import pandas as pd
 
 from fma_pipeline.core.fma.genres import KNOWN_GENRES, known_genres
 from fma_pipeline.core.fma.layout import audio_path
-from fma_pipeline.core.fma.metadata import write_genres_csv, write_tracks_csv
+from fma_pipeline.core.fma.metadata import tracks_table, with_track_counts, write_genres_csv, write_tracks_csv
+from fma_pipeline.core.catalogue import DataRoot
 from fma_pipeline.core.storage import atomic_path
 from fma_pipeline.core.audio.workers import worker_pool
 
@@ -88,10 +89,7 @@ class SampleSpec:
 
 
 def _genre_table(tracks: pd.DataFrame) -> pd.DataFrame:
-    table = known_genres()
-    counts = pd.Series([g for gs in tracks[("track", "genres_all")] for g in gs]).value_counts()
-    table["#tracks"] = counts.reindex(table.index).fillna(0).astype(int)
-    return table.sort_index()
+    return with_track_counts(known_genres(), tracks)
 
 
 def plan_tracks(spec: SampleSpec = SampleSpec()) -> pd.DataFrame:
@@ -168,9 +166,9 @@ def plan_tracks(spec: SampleSpec = SampleSpec()) -> pd.DataFrame:
         ("track", "title"): [f"Sample {titles[r['genre']]} {k:03d}" for k, r in enumerate(rows)],
         ("track", "date_created"): "2026-01-01 00:00:00",
     }
-    tracks = pd.DataFrame(frame, index=pd.Index(ids, name="track_id"))
+    tracks = tracks_table(ids, frame)
     tracks.attrs["render_genre"] = {tid: r["genre"] for tid, r in zip(ids, rows)}
-    return tracks.sort_index()
+    return tracks
 
 
 def _render_to_mp3(args: tuple[int, int, int, float, int, int, str]) -> str:
@@ -254,9 +252,9 @@ def generate_sample(data_dir: Path, spec: SampleSpec = SampleSpec(),
                         progress(1)
         if spec.broken:
             _write_broken_clips(tracks, audio_dir, spec)
-    meta = data_dir / "fma_metadata"
-    write_genres_csv(_genre_table(tracks), meta / "genres.csv")
-    write_tracks_csv(tracks, meta / "tracks.csv")
+    root = DataRoot(data_dir)
+    write_genres_csv(_genre_table(tracks), root.genres_csv)
+    write_tracks_csv(tracks, root.tracks_csv)
     return tracks
 
 
@@ -272,5 +270,4 @@ def sample_exists(data_dir: Path) -> bool:
     -------
     bool
     """
-    data_dir = Path(data_dir)
-    return (data_dir / "fma_metadata" / "tracks.csv").is_file()
+    return DataRoot(Path(data_dir)).tracks_csv.is_file()

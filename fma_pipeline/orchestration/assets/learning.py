@@ -12,6 +12,8 @@ from fma_pipeline.core.audio.definition import DEFINITION_ATTR, DefinitionMismat
 from fma_pipeline.core.catalogue import (CHAMPION_CONFUSION, CHAMPION_PER_GENRE, CLASSIFIER_COMPARISON,
                                          CLASSIFIER_METRICS, GENRE_CLASSIFIER_RUNS, KEY_PREDICTOR_FAMILIES,
                                          KEY_PREDICTORS, LEVEL_COMPARISON, SEGMENT_CLASSIFIER_COMPARISON, AssetFiles)
+from fma_pipeline.core.catalogue import COMPARISON_COLUMNS
+from fma_pipeline.core.audio.served import SEGMENT, ServedModel
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.models import SEGMENT_FAMILIES, SEGMENT_MODELS
 from fma_pipeline.core.learning.novelty import guard_champion
@@ -22,9 +24,6 @@ from fma_pipeline.orchestration.config import mirrored
 from fma_pipeline.orchestration.metadata_tables import markdown_table
 from fma_pipeline.orchestration.progress import Console
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
-
-SHOWN = ["model", "branch", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "n_test",
-         "cv_macro_f1", "ece"]
 
 
 ClassifiersConfig = mirrored(
@@ -87,9 +86,8 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
         context, console, X, labels, config.to_core(), fma, mlflow_tracker, what="genre_classifiers",
         register=config.register_champion, serve_champion=True,
         params={"n_tracks": len(X), "n_genres": labels["genre"].nunique()},
-        model_metadata={"feature_config": settings.features.as_dict(), "feature_definition": definition,
-                        "min_seconds": settings.limits.min_seconds, "classes": sorted(labels["genre"].unique()),
-                        "feature_names": "fma_pipeline.core.audio.features.flat_feature_names"})
+        model_metadata=ServedModel(settings.features, settings.limits.min_seconds,
+                                   tuple(sorted(labels["genre"].unique())), feature_definition=definition).as_metadata())
     best = champion(models)
     table = comparison_table(models)
     outputs = {CLASSIFIER_COMPARISON.name: table,
@@ -99,7 +97,7 @@ def genre_classifiers(context: dg.AssetExecutionContext, config: ClassifiersConf
         "champion_cv_macro_f1": best.cv_macro_f1, "champion_test_accuracy": best.test["accuracy"],
         "champion_test_ece": best.test.get("ece", float("nan")),
         "champion_uncalibrated_test_ece": best.extra.get("uncalibrated", {}).get("ece", float("nan")),
-        "scores": markdown_table(table[[c for c in SHOWN if c in table]]),
+        "scores": markdown_table(table[[c for c in COMPARISON_COLUMNS if c in table]]),
         "mlflow_parent_run": logged["parent_run_id"],
         "mlflow_model_version": str(logged.get("version")), "feature_definition": definition,
     })
@@ -149,7 +147,7 @@ def classifier_metrics(fma: FmaData, mlflow_tracker: MlflowTracker, tracks: Asse
                CHAMPION_CONFUSION.name: confusion, KEY_PREDICTOR_FAMILIES.name: families, KEY_PREDICTORS.name: top}
     return dg.Output(outputs, metadata={
         "champion": key,
-        "comparison": markdown_table(table[[c for c in SHOWN if c in table]]),
+        "comparison": markdown_table(table[[c for c in COMPARISON_COLUMNS if c in table]]),
         "per_genre": markdown_table(per_genre),
         "confusion": markdown_table(confusion, floatfmt="d"),
         "key_predictor_families": markdown_table(families),
@@ -201,11 +199,11 @@ def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassi
         context, console, X, labels, training, fma, mlflow_tracker, what="segment_classifiers",
         register=config.register_champion, serve_champion=config.register_champion,
         params={"n_tracks": labels.shape[0], "n_windows": len(X), "n_genres": labels["genre"].nunique()},
-        model_metadata={"level": "segment", "classes": sorted(labels["genre"].unique()),
-                        "feature_config": settings.features.as_dict(), "feature_definition": definition,
-                        "min_seconds": settings.limits.min_seconds, "window_seconds": settings.segments.window_seconds,
-                        "feature_names": "fma_pipeline.core.audio.features.flat_feature_names",
-                        "input": "one row per 3 s window; a track's genre is the mean of its windows' probabilities"})
+        model_metadata=ServedModel(settings.features, settings.limits.min_seconds,
+                                   tuple(sorted(labels["genre"].unique())), level=SEGMENT,
+                                   window_seconds=settings.segments.window_seconds,
+                                   input="one row per 3 s window; a track's genre is the mean of its "
+                                         "windows' probabilities", feature_definition=definition).as_metadata())
     table = comparison_table(models)
     levels = level_comparison(genre_classifiers.read(), table)
     winner = levels.iloc[0]
@@ -213,6 +211,6 @@ def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassi
     outputs = {SEGMENT_CLASSIFIER_COMPARISON.name: table, LEVEL_COMPARISON.name: levels}
     return dg.Output(outputs, metadata={
         "models": len(models), "champion": champion(models).key, "winner_level": str(winner["level"]),
-        "windows_read": len(X), "scores": markdown_table(table[[c for c in SHOWN if c in table]]),
+        "windows_read": len(X), "scores": markdown_table(table[[c for c in COMPARISON_COLUMNS if c in table]]),
         "levels": markdown_table(levels), "mlflow_parent_run": logged["parent_run_id"],
     })

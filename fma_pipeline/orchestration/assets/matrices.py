@@ -14,11 +14,12 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
 from fma_pipeline.core.catalogue import PCA_EXPLAINED_VARIANCE, PCA_FEATURES, AssetFiles
+from fma_pipeline.core.learning.models import PCA_VARIANCE
+from fma_pipeline.core.learning.selection import is_test
 
 
 def _training_rows(tracks: AssetFiles, index: pd.Index) -> pd.Index:
-    labels = tracks.read().reindex(index)
-    return index[(labels["split"].astype(str) != "test").to_numpy()]
+    return index[~is_test(tracks.read().reindex(index))]
 
 
 @dg.asset(group_name="matrices", kinds={"sklearn", "parquet"})
@@ -31,7 +32,7 @@ def scaled_features(tracks: AssetFiles, feature_matrix: AssetFiles) -> dg.Output
 
 
 class PcaConfig(dg.Config):
-    variance: float = Field(default=0.95, gt=0, le=1, description="Share of variance the components keep.")
+    variance: float = Field(default=PCA_VARIANCE, gt=0, le=1, description="Share of variance the components keep.")
 
 
 @dg.asset(group_name="matrices", kinds={"sklearn", "parquet"})

@@ -9,7 +9,7 @@ from fma_pipeline.core.catalogue import AssetFiles
 from fma_pipeline.core.learning.subgenre_training import TABLE_COLUMNS, SubgenreConfig, train_subgenres
 from fma_pipeline.core.fma.metadata import read_genres
 from fma_pipeline.core.fma.subgenres import DEFAULT_MIN_TRACKS, derive_subgenres, subgenre_counts
-from fma_pipeline.core.tracking import log_nested_runs
+from fma_pipeline.core.tracking import log_nested_runs, trained_model_run
 from fma_pipeline.orchestration.config import mirrored
 from fma_pipeline.orchestration.metadata_tables import markdown_table
 from fma_pipeline.orchestration.progress import Console
@@ -30,7 +30,7 @@ def subgenre_labels(config: SubgenreLabelsConfig, fma: FmaData, tracks: AssetFil
     Tracks that fold to their top-level genre keep a row with no sub-genre
     (``has_subgenre`` False); the sub-genre classifiers leave them out.
     """
-    labels = derive_subgenres(tracks.read(), read_genres(fma.metadata_dir / "genres.csv"), config.min_tracks)
+    labels = derive_subgenres(tracks.read(), read_genres(fma.catalogue.genres_csv), config.min_tracks)
     return dg.Output(labels, metadata={
         "dagster/row_count": len(labels), "min_tracks": config.min_tracks,
         "with_subgenre": int(labels["has_subgenre"].sum()),
@@ -44,16 +44,10 @@ SubgenreClassifiersConfig = mirrored(SubgenreConfig, "SubgenreClassifiersConfig"
 
 
 def _child(name: str, trained) -> dict:
-    """One MLflow child run: choice, test scores, per-class table, confusion matrix, model."""
-    return {"name": name, "model": trained.pipeline,
-            "params": {"classifier": name, "model": trained.model, "branch": trained.branch,
-                       "classes": ", ".join(trained.extra["classes"]),
-                       "left_out": ", ".join(trained.extra.get("left_out", [])),
-                       "cv_candidates": trained.extra.get("candidates", {}),
-                       **{f"param.{k}": v for k, v in trained.best_params.items()}},
-            "metrics": {**{f"test_{k}": v for k, v in trained.test.items()}, "cv_macro_f1": trained.cv_macro_f1,
-                        "n_train": trained.extra["n_train"], "n_test": trained.extra["n_test"]},
-            "tables": {"per_class.csv": trained.per_class, "confusion.csv": trained.confusion}}
+    """One MLflow child run (the zoo's mapping of a trained model), and which sub-genres it tells apart."""
+    run = trained_model_run(trained, name)
+    return {**run, "params": {**run["params"], "classifier": name, "classes": ", ".join(trained.extra["classes"]),
+                              "left_out": ", ".join(trained.extra.get("left_out", []))}}
 
 
 @dg.asset(group_name="learning", kinds={"sklearn", "mlflow"})
