@@ -137,7 +137,7 @@ def decode(path: Path | str, sr: int = DEFAULT_SR, limits: AudioLimits = AudioLi
                          f"its header declares{_quote(said)}", "TruncatedAudio")
     if data.size == 0:
         raise AudioError("no audio samples", "AudioError")
-    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    mono = _mono(data)
     if not np.isfinite(mono).all():
         raise AudioError("audio holds NaN or infinite samples", "AudioError")
     seconds = mono.shape[0] / native_sr
@@ -148,6 +148,17 @@ def decode(path: Path | str, sr: int = DEFAULT_SR, limits: AudioLimits = AudioLi
     if float(np.max(np.abs(mono - mono.mean()))) < limits.silence_peak:
         raise AudioError("silent: no signal above the silence threshold", "AudioError")
     return np.ascontiguousarray(mono)
+
+
+def _mono(data: np.ndarray) -> np.ndarray:
+    """librosa.load's mix to mono (the float32 mean of the channels), stereo as ``(L + R) * 0.5``:
+    the same samples (halving is exact), without numpy's strided reduction (20 ms -> 1 ms per 30 s
+    stereo clip at 44.1 kHz)."""
+    if data.shape[1] == 1:
+        return data[:, 0]
+    if data.shape[1] == 2:
+        return (data[:, 0] + data[:, 1]) * np.float32(0.5)
+    return data.mean(axis=1, dtype=np.float32)
 
 
 _SAMPLE_BYTES = {"PCM_U8": 1, "PCM_S8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,
