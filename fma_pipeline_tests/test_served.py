@@ -3,6 +3,9 @@ models logged before it (their metadata written as dict literals) still read the
 
 from __future__ import annotations
 
+import pytest
+
+from fma_pipeline.core.audio.definition import DefinitionMismatch
 from fma_pipeline.core.audio.features import FeatureConfig
 from fma_pipeline.core.audio.served import SEGMENT, ServedModel
 from fma_pipeline.core.audio.tagging import TagSettings
@@ -26,7 +29,12 @@ def test_metadata_written_before_the_dataclass_reads_back_and_is_written_the_sam
 
 
 def test_tagging_reads_the_dataclass():
-    settings = TagSettings.from_model_metadata(OLD_SEGMENT)
+    current = {"feature_definition": FeatureConfig().definition}
+    settings = TagSettings.from_model_metadata({**OLD_SEGMENT, **current})
     assert (settings.window_seconds, settings.max_windows, settings.limits.min_seconds) == (3.0, 200, 4.0)
-    assert TagSettings.from_model_metadata(OLD_CLIP, min_seconds=1.0).limits.min_seconds == 1.0
-    assert TagSettings.from_model_metadata(ServedModel(min_seconds=7.0).as_metadata()).window_seconds == 30.0
+    assert TagSettings.from_model_metadata({**OLD_CLIP, **current}, min_seconds=1.0).limits.min_seconds == 1.0
+    served = ServedModel(min_seconds=7.0, feature_definition=FeatureConfig().definition)
+    assert ServedModel.from_metadata(served.as_metadata()) == served
+    assert TagSettings.from_model_metadata(served.as_metadata()).window_seconds == 30.0
+    with pytest.raises(DefinitionMismatch, match="none recorded"):  # logged before definitions: refused
+        TagSettings.from_model_metadata(OLD_CLIP)

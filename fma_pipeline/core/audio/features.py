@@ -1,10 +1,36 @@
-"""The audio features: FMA's 518, plus 190 MFCC correlations, from one STFT and one CQT per clip.
+"""The audio features: FMA's 518, exactly as FMA's ``features.py`` computes them, plus 190 MFCC correlations.
 
 FMA's ``features.csv`` summarises 74 frame-level series (chroma_cens, chroma_cqt,
 chroma_stft ×12, mfcc ×20, rmse, spectral_bandwidth, spectral_centroid,
 spectral_contrast ×7, spectral_rolloff, tonnetz ×6, zcr) by 7 statistics (kurtosis,
 max, mean, median, min, skew, std): 518 columns named ``(feature, statistics, number)``.
-They come first, in exactly FMA's order, so they line up with FMA's published table.
+They come first, in exactly FMA's order, and a column under FMA's name means what FMA's
+column means: it is computed as ``compute_features`` in mdeff/fma's ``features.py``
+computes it, on the waveform at the file's own rate, quirks included
+(``docs/features.md`` lists them):
+
+- chroma_stft, rmse, spectral_centroid / bandwidth / contrast / rolloff come from one
+  magnitude STFT (n_fft 2048, hop 512) *without* ``sr``, so librosa assumes 22,050 Hz
+  (:data:`LIBROSA_DEFAULT_SR`): at 44.1 kHz centroid, bandwidth and roll-off are half the
+  true frequency and the contrast bands and chroma bins sit an octave off; chroma_stft
+  estimates its own tuning from the power spectrogram on that assumption; rmse is
+  librosa's ``rms(S=stft)``, from the windowed spectrum, not the waveform;
+- chroma_cqt and chroma_cens come from one 84-bin, 12-bins-per-octave CQT whose tuning is
+  estimated from the waveform, mapped to chroma with librosa's default of 36 bins per
+  octave; tonnetz is computed from that chroma_cens;
+- mfcc: 20 coefficients of the dB mel spectrogram (128 bands, real ``sr``); zcr from the
+  waveform frames.
+
+Only the arithmetic is reorganised, never the definitions: both tuning estimates read only
+the rows piptrack keeps (:mod:`.tuning`), the CQT's filters are built once per rate and
+tuning (:mod:`.cqt`), the spectral features share passes over the spectrogram
+(:mod:`.spectral`), and a clip's and all its windows' statistics are one vectorised pass
+(:mod:`.moments`). ``fma_pipeline_tests/test_features.py`` holds every family to
+``features.py``'s own calls (``fma_pipeline_tests/reference_features.py``) on real and
+generated MP3s. Two differences remain, both documented in ``docs/features.md``: skew and
+kurtosis of a constant series are 0 (today's scipy answers NaN), and in the rare clip
+whose CQT has one frame more than its STFT (1 length in 512), that frame is dropped so
+that all 74 series share one frame grid.
 
 Then one family FMA does not have, ``mfcc_corr``: the Pearson correlation of every pair
 of the 20 MFCC series over the clip's frames (190 columns, ``('mfcc_corr', 'corr',
@@ -15,38 +41,22 @@ is a classic timbre descriptor they miss. On gtzan-mini (``bench/gtzan.py``, nes
 it lifts the best models from 0.83 to 0.85–0.86 accuracy; it costs one 20×20 matrix
 product per clip or window. Which columns a model sees is still searched
 (:mod:`fma_pipeline.core.learning.families`), and FMA's 518 alone is one of the choices.
-
-Speed comes from sharing work, not from changing the maths:
-- one magnitude STFT (n_fft 2048, hop 512) feeds chroma_stft, the spectral features and
-  the mel spectrogram (the waveform-based librosa calls would compute it six times);
-- one CQT (84 bins, 12 per octave, hop 512) feeds chroma_cqt, chroma_cens and tonnetz;
-- the tuning is estimated once, from the STFT we already have, and used by both the
-  CQT and chroma_stft (librosa would estimate it twice more from the waveform). For the
-  CQT this is exactly librosa's value; chroma_stft(y=...) would estimate its own from the
-  *power* spectrogram, which differs by a median 0.03 bin (up to ~0.5 bin on some clips),
-  so chroma_stft columns differ from librosa's by up to ~0.2 in their means while every
-  other family matches to float32 rounding (fma_pipeline_tests/test_features.py);
-- all 74 series share one frame grid, so the statistics are one vectorised pass.
-
-Two slips of FMA's own script are not copied: chroma from a 12-bins-per-octave CQT is
-mapped with ``bins_per_octave=12`` (librosa's default is 36), and spectral features
-computed from a spectrogram get the real ``sr`` (librosa's default is 22,050 Hz, wrong
-at FMA's native 44.1 kHz). The name ``rmse`` is FMA's (librosa now calls it ``rms``);
-it is kept so the columns line up with FMA's published features. RMS and the
-zero-crossing rate are computed from the waveform frames, as librosa defines them.
+The name ``rmse`` is FMA's (librosa now calls it ``rms``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from fma_pipeline.core.audio import spectral
+from fma_pipeline.core.audio.cqt import cqt_magnitude
+from fma_pipeline.core.audio.moments import STATISTICS, correlations, describe, float32_frame_moments
+from fma_pipeline.core.audio.tuning import estimate_tuning
 
 FEATURE_DEFINITION = "fma-features.py/1"
 """The feature definition: names what the 708 values mean (FMA's ``features.py`` calls at the
@@ -65,8 +75,8 @@ FEATURE_SIZES: dict[str, int] = {
     "spectral_bandwidth": 1, "spectral_centroid": 1, "spectral_contrast": 7,
     "spectral_rolloff": 1, "tonnetz": 6, "zcr": 1,
 }
-#: Summary statistics in FMA's (alphabetical) column order.
-STATISTICS: tuple[str, ...] = ("kurtosis", "max", "mean", "median", "min", "skew", "std")
+#: The rate librosa assumes when a call is not given ``sr``, as features.py's spectral calls are not.
+LIBROSA_DEFAULT_SR = 22_050
 N_SERIES = sum(FEATURE_SIZES.values())  # 74
 N_FMA_FEATURES = N_SERIES * len(STATISTICS)  # 518
 #: The family FMA does not have: correlations of MFCC pairs, upper triangle, row by row.
@@ -74,6 +84,10 @@ MFCC_CORR = "mfcc_corr"
 _FIRST_ROW = dict(zip(FEATURE_SIZES, np.cumsum([0, *FEATURE_SIZES.values()]).tolist()))  # of each family's series
 _MFCC_ROWS = slice(_FIRST_ROW["mfcc"], _FIRST_ROW["mfcc"] + FEATURE_SIZES["mfcc"])
 _MFCC_PAIRS = np.triu_indices(FEATURE_SIZES["mfcc"], k=1)
+#: Rows whose moments FMA's code sums frame by frame in float32 (librosa hands them over
+#: frame-major): chroma_cqt and chroma_stft. See :mod:`fma_pipeline.core.audio.moments`.
+_FLOAT32_FRAME_MAJOR = slice(_FIRST_ROW["chroma_cqt"], _FIRST_ROW["chroma_stft"] + FEATURE_SIZES["chroma_stft"])
+_MOMENT_ROWS = [STATISTICS.index(s) for s in ("mean", "std", "skew", "kurtosis")]
 N_MFCC_CORR = len(_MFCC_PAIRS[0])  # 190
 N_FEATURES = N_FMA_FEATURES + N_MFCC_CORR  # 708
 COLUMN_NAMES = ("feature", "statistics", "number")
@@ -175,8 +189,9 @@ def summarise(series: np.ndarray) -> np.ndarray:
     """The 708 features of a ``(74, n_frames)`` series matrix, in column order.
 
     Works on any slice of frames, which is what makes per-window features cheap.
-    Skew and kurtosis are scipy's (biased, Fisher), as in FMA, except that a
-    constant series gets 0 for both instead of NaN.
+    The statistics are FMA's (scipy's biased skew and Fisher kurtosis), except that a
+    series constant to float32 precision gets 0 for both instead of NaN
+    (:mod:`fma_pipeline.core.audio.moments`).
 
     Parameters
     ----------
@@ -188,25 +203,29 @@ def summarise(series: np.ndarray) -> np.ndarray:
     numpy.ndarray
         708 float32 values, in :func:`feature_columns` order.
     """
-    series = np.asarray(series, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        # scipy warns about near-constant rows (a pure tone's chroma); the values stand.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        table = np.stack([
-            stats.kurtosis(series, axis=1),
-            series.max(axis=1),
-            series.mean(axis=1),
-            np.median(series, axis=1),
-            series.min(axis=1),
-            stats.skew(series, axis=1),
-            series.std(axis=1),
-        ])
-    # A constant series (a chroma bin pinned at 1 by a drone) has no skew and no excess
-    # kurtosis; scipy answers NaN, which would discard a usable clip. Define both as 0.
-    constant = series.max(axis=1) == series.min(axis=1)
-    table[[0, 5]] = np.where(constant, 0.0, table[[0, 5]])
-    fma = table.reshape(-1)[_column_order()]
-    return np.concatenate([fma, mfcc_correlations(series[_MFCC_ROWS])]).astype(np.float32)
+    return summarise_stack(np.asarray(series)[np.newaxis])[0]
+
+
+def summarise_stack(windows: np.ndarray) -> np.ndarray:
+    """:func:`summarise` of each of a stack of equally long series matrices, in one pass.
+
+    Parameters
+    ----------
+    windows : numpy.ndarray
+        Shape ``(n_windows, 74, n_frames)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape ``(n_windows, 708)``.
+    """
+    windows = np.asarray(windows, dtype=np.float64)
+    stats = describe(windows)  # (7, n_windows, 74)
+    stats[_MOMENT_ROWS, :, _FLOAT32_FRAME_MAJOR] = float32_frame_moments(windows[:, _FLOAT32_FRAME_MAJOR])
+    table = np.moveaxis(stats, 0, 1)  # (n_windows, 7, 74)
+    fma = table.reshape(len(windows), -1)[:, _column_order()]
+    corr = correlations(windows[:, _MFCC_ROWS], _MFCC_PAIRS)
+    return np.concatenate([fma, corr], axis=1).astype(np.float32)
 
 
 def mfcc_correlations(mfcc: np.ndarray) -> np.ndarray:
@@ -225,65 +244,76 @@ def mfcc_correlations(mfcc: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``n_mfcc * (n_mfcc - 1) / 2`` correlations in ``[-1, 1]`` (190 for 20 MFCCs).
     """
-    centred = mfcc - mfcc.mean(axis=1, keepdims=True)
-    norms = np.sqrt(np.einsum("ij,ij->i", centred, centred))
-    scale = np.outer(norms, norms)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.where(scale > 0, (centred @ centred.T) / scale, 0.0)
-    return np.clip(corr[_MFCC_PAIRS], -1.0, 1.0)
+    return correlations(mfcc, np.triu_indices(mfcc.shape[0], k=1))
 
 
 def frame_series(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """The 74 frame-level series of a mono waveform, shape ``(74, n_frames)``.
+    """The 74 frame-level series of a mono waveform, shape ``(74, n_frames)``, as features.py computes them.
 
-    Rows follow :data:`FEATURE_SIZES`.
+    Rows follow :data:`FEATURE_SIZES`. Each line below names the call of FMA's
+    ``compute_features`` it reproduces (librosa 0.11 names; ``rmse`` is now ``rms``).
 
     Parameters
     ----------
     y : numpy.ndarray
-        Mono waveform; must be at ``config.sr`` Hz.
+        Mono waveform; must be at ``config.sr`` Hz (FMA's features: the file's own rate).
     config : FeatureConfig, default FeatureConfig()
         Analysis parameters.
 
     Returns
     -------
     numpy.ndarray
-        Shape ``(74, n_frames)``.
+        Shape ``(74, 1 + len(y) // hop_length)``, float64.
     """
     import librosa
 
     sr, n_fft, hop = config.sr, config.n_fft, config.hop_length
-    y = np.asarray(y, dtype=np.float32)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    # stft = np.abs(librosa.stft(x, n_fft=2048, hop_length=512))
     magnitude = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
-    power = magnitude**2
-    # piptrack on the magnitude STFT is exactly what librosa.cqt(tuning=None) computes.
-    with warnings.catch_warnings():  # no pitched frame (noise, clicks): tuning 0, as librosa
-        warnings.filterwarnings("ignore", "Trying to estimate tuning", UserWarning)
-        tuning = librosa.estimate_tuning(S=magnitude, sr=sr, n_fft=n_fft,
-                                         bins_per_octave=config.cqt_bins_per_octave)
-    cqt = np.abs(librosa.cqt(y, sr=sr, hop_length=hop, n_bins=config.cqt_bins,
-                             bins_per_octave=config.cqt_bins_per_octave, tuning=tuning))
+    power = magnitude * magnitude
+    column_max = magnitude.max(axis=0)
+    # cqt = np.abs(librosa.cqt(x, sr=sr, hop_length=512, bins_per_octave=12, n_bins=84, tuning=None)):
+    # librosa estimates the tuning with piptrack on this same magnitude STFT, at the real sr
+    cqt_tuning = estimate_tuning(magnitude, sr, column_max=column_max, bins_per_octave=config.cqt_bins_per_octave)
+    cqt = cqt_magnitude(y, sr, cqt_tuning, hop_length=hop, n_bins=config.cqt_bins,
+                        bins_per_octave=config.cqt_bins_per_octave)
     n_octaves = config.cqt_bins // config.cqt_bins_per_octave
-    chroma_args = dict(C=cqt, bins_per_octave=config.cqt_bins_per_octave, n_chroma=12,
-                       n_octaves=n_octaves)
-    chroma_cens = librosa.feature.chroma_cens(**chroma_args)
-    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr, n_fft=n_fft)
+    # chroma_cqt / chroma_cens(C=cqt, n_chroma=12, n_octaves=7): bins_per_octave stays librosa's 36
+    chroma_cqt = librosa.feature.chroma_cqt(C=cqt, n_chroma=12, n_octaves=n_octaves)
+    chroma_cens = librosa.feature.chroma_cens(C=cqt, n_chroma=12, n_octaves=n_octaves)
+    # chroma_stft(S=stft**2, n_chroma=12): no sr, so its own tuning estimate assumes 22,050 Hz too
+    stft_tuning = estimate_tuning(power, LIBROSA_DEFAULT_SR, column_max=column_max * column_max, bins_per_octave=12)
+    chroma_stft = librosa.feature.chroma_stft(S=power, n_chroma=12, tuning=stft_tuning)
+    # spectral_centroid / bandwidth / contrast(n_bands=6) / rolloff(S=stft), all without sr
+    freq = _fft_frequencies(LIBROSA_DEFAULT_SR, n_fft)
+    centroid, bandwidth = spectral.centroid_and_bandwidth(magnitude, freq)
+    # mfcc(S=power_to_db(melspectrogram(sr=sr, S=stft**2)), n_mfcc=20): this one has sr
     mel = _mel_basis(sr, n_fft, config.n_mels) @ power
     rows = [
         chroma_cens,
-        librosa.feature.chroma_cqt(**chroma_args),
-        librosa.feature.chroma_stft(S=power, sr=sr, n_fft=n_fft, tuning=tuning),
+        chroma_cqt,
+        chroma_stft,
         librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=config.n_mfcc),
-        librosa.feature.rms(y=y, frame_length=n_fft, hop_length=hop),
-        librosa.feature.spectral_bandwidth(S=magnitude, sr=sr, n_fft=n_fft, centroid=centroid),
+        spectral.rms_from_power(power),  # rms(S=stft)
+        bandwidth,
         centroid,
-        librosa.feature.spectral_contrast(S=magnitude, sr=sr, n_fft=n_fft, n_bands=6),
-        librosa.feature.spectral_rolloff(S=magnitude, sr=sr, n_fft=n_fft),
-        librosa.feature.tonnetz(chroma=chroma_cens, sr=sr),
-        librosa.feature.zero_crossing_rate(y, frame_length=n_fft, hop_length=hop),
+        spectral.contrast(magnitude, freq, LIBROSA_DEFAULT_SR, n_bands=6),
+        spectral.rolloff(magnitude, freq),
+        librosa.feature.tonnetz(chroma=chroma_cens),
+        spectral.zero_crossing_rate(y, frame_length=n_fft, hop_length=hop),  # zero_crossing_rate(x, 2048, 512)
     ]
-    n_frames = min(r.shape[-1] for r in rows)
-    return np.concatenate([r[:, :n_frames] for r in rows], axis=0)
+    # The CQT can have one frame more than the STFT (1 length in 512): one shared grid.
+    n_frames = magnitude.shape[1]
+    return np.concatenate([np.asarray(r[:, :n_frames], dtype=np.float64) for r in rows], axis=0)
+
+
+@functools.cache
+def _fft_frequencies(sr: float, n_fft: int) -> np.ndarray:
+    """``librosa.fft_frequencies``, once per configuration."""
+    import librosa
+
+    return librosa.fft_frequencies(sr=sr, n_fft=n_fft)
 
 
 @functools.cache

@@ -1,0 +1,190 @@
+"""librosa's spectral features of a magnitude STFT, computed in fewer passes over it.
+
+Each function returns what the librosa call named in its docstring returns for the same
+arguments, to float rounding (``fma_pipeline_tests/test_features.py`` holds them to
+FMA's ``features.py``). They exist because librosa's versions, called one by one on a
+1,025 × 2,600 spectrogram (a 30 s clip at 44.1 kHz), each make several full-size
+temporaries: the centroid and bandwidth normalise the whole spectrogram and multiply it
+by a frequency grid (~90 ms between them), the roll-off builds a NaN mask, the contrast
+sorts every band along the strided axis. Here:
+
+- centroid and bandwidth are the first three frequency moments of each frame, one
+  float64 matrix product (float64 because the bandwidth is ``sqrt(E[f²] − E[f]²)``,
+  whose cancellation float32 would not survive on a pure tone);
+- the roll-off is the first bin whose float32 cumulative sum reaches 85 % of the frame's
+  total, the same cumulative sum librosa compares;
+- the contrast sorts each band of the transposed spectrogram along contiguous lanes (a
+  minimum and a maximum where a band's quantile is one bin);
+- the RMS is a weighted column sum of the power spectrogram (librosa's ``rms(S=...)``
+  formula), and the zero-crossing rate counts sign changes with one cumulative sum
+  instead of framing the signal 2,048 samples at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def centroid_and_bandwidth(S: np.ndarray, freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``spectral_centroid(S=S, freq=freq)`` and ``spectral_bandwidth(S=S, freq=freq)`` (p=2, norm=True).
+
+    Parameters
+    ----------
+    S : numpy.ndarray
+        Magnitude spectrogram, shape ``(n_bins, n_frames)``.
+    freq : numpy.ndarray
+        Centre frequency of each bin, in the Hz librosa would assume.
+
+    Returns
+    -------
+    centroid, bandwidth : numpy.ndarray
+        float64, shape ``(1, n_frames)`` each; 0 for an all-zero frame, as librosa's
+        normalisation leaves such a frame at zero.
+    """
+    freq = np.asarray(freq, dtype=np.float64)
+    moments = np.stack([np.ones_like(freq), freq, freq * freq]) @ S.astype(np.float64)
+    total = moments[0]
+    scale = np.where(total > 0, total, 1.0)
+    centroid = moments[1] / scale
+    variance = np.maximum(moments[2] / scale - centroid * centroid, 0.0)
+    return centroid[np.newaxis], np.sqrt(variance)[np.newaxis]
+
+
+def rolloff(S: np.ndarray, freq: np.ndarray, roll_percent: float = 0.85) -> np.ndarray:
+    """``spectral_rolloff(S=S, freq=freq, roll_percent=...)``: the lowest bin holding ``roll_percent`` of the energy.
+
+    Parameters
+    ----------
+    S : numpy.ndarray
+        Magnitude spectrogram, shape ``(n_bins, n_frames)``, non-negative.
+    freq : numpy.ndarray
+        Centre frequency of each bin.
+    roll_percent : float, default 0.85
+        Fraction of the frame's total.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape ``(1, n_frames)``.
+    """
+    # librosa's np.cumsum(S, axis=-2), float32, so the comparison is the same; row by row it
+    # is the same sequence of additions, 5x faster than numpy's strided cumsum
+    total = np.empty_like(S)
+    total[0] = S[0]
+    for row in range(1, S.shape[0]):
+        np.add(total[row - 1], S[row], out=total[row])
+    # S >= 0, so each column of the cumulative sum is non-decreasing: the bins below the
+    # threshold are a prefix, and their count is the first bin that reaches it.
+    first = np.count_nonzero(total < roll_percent * total[-1], axis=0)
+    return np.asarray(freq, dtype=np.float64)[first][np.newaxis]
+
+
+def contrast(S: np.ndarray, freq: np.ndarray, sr: float, n_bands: int = 6, fmin: float = 200.0,
+             quantile: float = 0.02) -> np.ndarray:
+    """``spectral_contrast(S=S, sr=sr, freq=freq, n_bands=..., fmin=..., quantile=...)``, in dB.
+
+    Parameters
+    ----------
+    S : numpy.ndarray
+        Magnitude spectrogram, shape ``(n_bins, n_frames)``.
+    freq : numpy.ndarray
+        Centre frequency of each bin (at ``sr``).
+    sr : float
+        The rate librosa is told (it only checks the bands against its Nyquist).
+    n_bands : int, default 6
+        Octave bands above ``fmin`` (plus the one below it).
+    fmin : float, default 200.0
+        Upper edge of the lowest band, in Hz.
+    quantile : float, default 0.02
+        Share of a band's bins averaged for its peak and its valley.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape ``(n_bands + 1, n_frames)``.
+
+    Raises
+    ------
+    ValueError
+        When a band starts above the Nyquist frequency, as librosa refuses.
+    """
+    import librosa
+
+    edges = np.zeros(n_bands + 2)
+    edges[1:] = fmin * (2.0 ** np.arange(0, n_bands + 1))
+    if np.any(edges[:-1] >= 0.5 * sr):
+        raise ValueError("spectral contrast band exceeds Nyquist: reduce fmin or n_bands")
+    valley = np.zeros((n_bands + 1, S.shape[1]))
+    peak = np.zeros_like(valley)
+    for k, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
+        band = (freq >= low) & (freq <= high)
+        idx = np.flatnonzero(band)
+        if k > 0:
+            band[idx[0] - 1] = True
+        if k == n_bands:
+            band[idx[-1] + 1:] = True
+        rows = np.flatnonzero(band)  # contiguous
+        count = int(max(np.rint(quantile * rows.size), 1))
+        if k < n_bands:
+            rows = rows[:-1]
+        sub = S[rows[0]:rows[-1] + 1]
+        if count == 1:  # the lowest bands at 2,048 points: a minimum and a maximum
+            valley[k], peak[k] = sub.min(axis=0), sub.max(axis=0)
+            continue
+        lanes = np.sort(np.ascontiguousarray(sub.T), axis=1)  # sorting contiguous lanes is vectorised
+        valley[k] = lanes[:, :count].mean(axis=1)
+        peak[k] = lanes[:, -count:].mean(axis=1)
+    return librosa.power_to_db(peak) - librosa.power_to_db(valley)
+
+
+def rms_from_power(power: np.ndarray) -> np.ndarray:
+    """``rms(S=sqrt(power))``: librosa's RMS from a spectrogram, Parseval with the window's edges halved.
+
+    Parameters
+    ----------
+    power : numpy.ndarray
+        Power spectrogram (``|STFT|**2``), shape ``(1 + frame_length // 2, n_frames)``,
+        ``frame_length`` even (2,048 in FMA's features).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape ``(1, n_frames)``.
+    """
+    frame_length = 2 * (power.shape[0] - 1)
+    weights = np.ones(power.shape[0], dtype=power.dtype)
+    weights[[0, -1]] = 0.5
+    return np.sqrt(2 * (weights @ power) / frame_length**2)[np.newaxis]
+
+
+def zero_crossing_rate(y: np.ndarray, frame_length: int = 2048, hop_length: int = 512,
+                       threshold: float = 1e-10) -> np.ndarray:
+    """``zero_crossing_rate(y, frame_length=..., hop_length=...)`` (centred, edge-padded, zero counts as positive).
+
+    librosa counts a crossing between consecutive samples of a frame whose sign bits
+    differ, after zeroing samples within ``threshold`` of 0, and divides the count by
+    ``frame_length`` (a frame's first sample has no predecessor in it). Counts per frame
+    are differences of one cumulative sum, so the values are exact.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform.
+    frame_length : int, default 2048
+        Samples per frame.
+    hop_length : int, default 512
+        Samples between frames.
+    threshold : float, default 1e-10
+        librosa's: smaller magnitudes are zero.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape ``(1, 1 + len(y) // hop_length)``.
+    """
+    half = frame_length // 2
+    padded = np.pad(y, half, mode="edge")
+    negative = np.signbit(np.where(np.abs(padded) <= threshold, 0, padded))
+    changes = np.concatenate([[0], np.cumsum(negative[1:] != negative[:-1])])
+    starts = np.arange(0, padded.shape[0] - frame_length + 1, hop_length)
+    return ((changes[starts + frame_length - 1] - changes[starts]) / frame_length)[np.newaxis]
