@@ -8,7 +8,7 @@ import dagster as dg
 
 from fma_pipeline.core import settings
 from fma_pipeline.orchestration import checks
-from fma_pipeline.orchestration.assets import clusters, features, learning, matrices, metadata, subgenres
+from fma_pipeline.orchestration.assets import clusters, features, learning, matrices, metadata, published, subgenres
 from fma_pipeline.orchestration.instance import team_executor
 from fma_pipeline.orchestration.io_manager import CatalogueIOManager
 from fma_pipeline.orchestration.progress import Console
@@ -16,7 +16,7 @@ from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTrac
 from fma_pipeline.orchestration.schedules import rescan_schedule
 from fma_pipeline.orchestration.sensors import DOWNSTREAM_CONDITION, downstream_automation_sensor, new_tracks_sensor
 
-all_assets = dg.load_assets_from_modules([metadata, features, matrices, learning, clusters, subgenres])
+all_assets = dg.load_assets_from_modules([metadata, features, published, matrices, learning, clusters, subgenres])
 all_checks = checks.feature_checks
 
 #: Partitioned extraction; launch it for one folder, a range or all 156 (a backfill).

@@ -28,7 +28,7 @@ def test_lineage_is_what_each_asset_reads():
     assert parents["genre_clusters"] == {"tracks", "scaled_features", "pca_features"}
     assert parents["classifier_metrics"] == {"tracks", "feature_matrix", "genre_classifiers"}
     assert parents["segment_classifiers"] == {"tracks", "segment_matrix", "genre_classifiers"}
-    assert parents["feature_matrix"] == {"tracks", "track_features"}
+    assert parents["feature_matrix"] == {"tracks", "track_features", "published_features"}
 
 
 def test_the_mlflow_store_honours_the_team_uri_everywhere(tmp_path, monkeypatch):

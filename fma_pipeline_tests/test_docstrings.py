@@ -36,6 +36,7 @@ DOCUMENTED: list[str] = [
     "fma_pipeline.core.failures",
     "fma_pipeline.core.settings",
     "fma_pipeline.core.fma.subgenres",
+    "fma_pipeline.core.fma.published",
     "fma_pipeline.core.fma.genres",
     "fma_pipeline.core.audio.windows",
     "fma_pipeline.core.locking",

@@ -140,7 +140,7 @@ def test_every_section_and_figure_is_embedded(report):
 def test_missing_inputs_are_named_not_fatal(tmp_path):
     empty = build_report(tmp_path, tmp_path / "out" / "empty.html").read_text(encoding="utf-8")
     assert not parse(empty).images
-    assert empty.count("Not materialised yet") == 11  # one note per missing input file
+    assert empty.count("Not materialised yet") == 12  # one note per missing input file
     assert "materialise <code>genre_clusters</code>" in empty
 
     out = fake_pipeline(tmp_path / "partial")

@@ -63,7 +63,14 @@ TRACK_FEATURES = Stored("track_features", "track_features", partitioned=True)
 TRACK_FEATURE_ERRORS = Stored("track_feature_errors", "track_features", partitioned=True)
 SEGMENT_FEATURES = Stored("segment_features", "segment_features", partitioned=True)
 EXTRACTION_ERRORS = Stored("extraction_errors.parquet", "extraction_errors")
+#: FMA's published features.csv, per folder (see core/fma/published.py).
+PUBLISHED_FEATURES = Stored("published_features", "published_features", partitioned=True)
+PUBLISHED_FEATURE_ERRORS = Stored("published_feature_errors.parquet", "published_features")
+PUBLISHED_MANIFEST = Stored("published_features.json", "published_features")
 FEATURE_MATRIX = Stored("feature_matrix.parquet", "feature_matrix")
+FEATURE_SOURCES = Stored("feature_sources.parquet", "feature_matrix")
+SOURCE_COMPARISON = Stored("source_comparison.parquet", "source_comparison")
+SOURCE_OUTLIERS = Stored("source_outliers.parquet", "source_comparison")
 SEGMENT_MATRIX = Stored("segment_matrix.parquet", "segment_matrix")
 SCALED_FEATURES = Stored("scaled_features.parquet", "scaled_features")
 PCA_FEATURES = Stored("pca_features.parquet", "pca_features")
@@ -94,7 +101,8 @@ REPORT = Stored("report.html", "")  # written by ``fma-pipeline report``, not by
 #: Every stored output, in the order the pipeline makes them.
 CATALOGUE: tuple[Stored, ...] = (
     TRACKS, SUBGENRE_LABELS, TRACK_FEATURES, TRACK_FEATURE_ERRORS, SEGMENT_FEATURES, EXTRACTION_ERRORS,
-    FEATURE_MATRIX, SEGMENT_MATRIX, SCALED_FEATURES, PCA_FEATURES, PCA_EXPLAINED_VARIANCE,
+    PUBLISHED_FEATURES, PUBLISHED_FEATURE_ERRORS, PUBLISHED_MANIFEST, FEATURE_MATRIX, FEATURE_SOURCES,
+    SOURCE_COMPARISON, SOURCE_OUTLIERS, SEGMENT_MATRIX, SCALED_FEATURES, PCA_FEATURES, PCA_EXPLAINED_VARIANCE,
     CLASSIFIER_COMPARISON, GENRE_CLASSIFIER_RUNS, CLASSIFIER_METRICS, CHAMPION_PER_GENRE, CHAMPION_CONFUSION,
     KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS, SEGMENT_CLASSIFIER_COMPARISON, LEVEL_COMPARISON, CLUSTER_SCORES,
     CLUSTER_MAPS, CLUSTER_CONTINGENCY, SUBGENRE_SCORES, REPORT,

@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 
 from fma_pipeline.core.catalogue import (CATALOGUE, CHAMPION_CONFUSION, CHAMPION_PER_GENRE, CLASSIFIER_COMPARISON,
-                                         CLUSTER_CONTINGENCY, CLUSTER_MAPS, CLUSTER_SCORES, KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS, LEVEL_COMPARISON,
-                                         PCA_EXPLAINED_VARIANCE, REPORT, SUBGENRE_SCORES, TRACKS, DataRoot)
+                                         CLUSTER_CONTINGENCY, CLUSTER_MAPS, CLUSTER_SCORES, FEATURE_SOURCES,
+                                         KEY_PREDICTOR_FAMILIES, KEY_PREDICTORS, LEVEL_COMPARISON,
+                                         PCA_EXPLAINED_VARIANCE, REPORT, SOURCE_COMPARISON, SOURCE_OUTLIERS,
+                                         SUBGENRE_SCORES, TRACKS, DataRoot)
 from fma_pipeline.core.learning.clustering import sweep_png
 from fma_pipeline.core.learning.models import PCA_VARIANCE
 from fma_pipeline.core.learning.plots import bar_png, confusion_png, plt
@@ -156,7 +158,9 @@ def _draw(sections: list[Section], folder: Path) -> dict[str, Path | str]:
 
 
 def _sections(pipeline: Path) -> list[Section]:
-    builders = [("balance", "Class balance", _balance), ("pca", "PCA explained variance", _pca),
+    builders = [("balance", "Class balance", _balance),
+                ("sources", "Feature sources: extracted and FMA's published features", _sources),
+                ("pca", "PCA explained variance", _pca),
                 ("models", "Model comparison", _models),
                 ("trust", "Calibration and answers the model cannot judge", _trust),
                 ("levels", "Clip- vs segment-level", _levels),
@@ -199,6 +203,33 @@ def _balance(pipeline: Path, section: Section) -> None:
                        Figure("fig-class-balance", "Tracks per genre and FMA split (stacked bars)",
                               lambda p: _stacked_png(counts.drop(columns="total"), p)),
                        _table(counts)]
+
+
+def _sources(pipeline: Path, section: Section) -> None:
+    """Where each row of the feature matrix came from, and how far the two sources are apart."""
+    from fma_pipeline.core.fma.published import SourceComparison, comparison_advice
+
+    sources = _read(pipeline, FEATURE_SOURCES.name, section)
+    if sources is None:
+        return
+    counts = sources.groupby("source").size().rename("tracks").to_frame()
+    section.blocks += [f"<p>{len(sources)} tracks in the feature matrix by source: "
+                       + ", ".join(f"{n} {html.escape(str(s))}" for s, n in counts["tracks"].items())
+                       + ". Published rows are FMA's <code>features.csv</code> (computed on full-length tracks with "
+                       "librosa 0.5); a matrix holding any published row uses FMA's 518 columns.</p>"]
+    if not (pipeline / SOURCE_COMPARISON.name).exists():
+        return
+    comparison = SourceComparison(read_parquet(pipeline / SOURCE_COMPARISON.name),
+                                  read_parquet(pipeline / SOURCE_OUTLIERS.name))
+    section.blocks.append(f"<p>{html.escape(comparison_advice(comparison))}</p>")
+    if len(comparison.families):
+        section.blocks += ["<p>Relative difference |extracted &minus; published| / max(|extracted|, |published|), "
+                           "per track the median over a family's columns; per family its median and quartiles over "
+                           "the tracks that have both rows, and how many are beyond q75 + 3 IQR.</p>",
+                           _table(comparison.families, index=False)]
+    if len(comparison.outliers):
+        section.blocks += ["<p>Tracks far outside (a wrong file or another recording under the track's id?):</p>",
+                           _table(comparison.outliers.head(40), index=False)]
 
 
 def _pca(pipeline: Path, section: Section) -> None:

@@ -14,6 +14,8 @@ timbre columns. Which set is better is a property of the data, so it is a hyper-
 - ``all``: all 708;                            - ``timbre``: the 224 plus mfcc_corr (414).
 
 They are tried in that order, and a tie goes to the earlier set (FMA's own features).
+A matrix of FMA's 518 columns only (rows from FMA's published ``features.csv``, which has no
+``mfcc_corr``) offers the two sets within them, ``fma`` and ``fma_timbre``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from fma_pipeline.core.audio.features import FEATURE_SIZES, MFCC_CORR, N_FEATURES, feature_family, flat_feature_names
+from fma_pipeline.core.audio.features import (FEATURE_SIZES, MFCC_CORR, N_FEATURES, N_FMA_FEATURES, feature_family,
+                                              flat_feature_names)
 
 FMA_TIMBRE: tuple[str, ...] = ("mfcc", "spectral_contrast", "spectral_centroid", "spectral_bandwidth",
                                "spectral_rolloff", "rmse", "zcr")
@@ -63,8 +66,9 @@ def family_choices(columns: Sequence) -> list[str]:
     """The family sets a search can try on a matrix with these columns.
 
     Every set for the 708 features, one clip per row or windows side by side
-    (``w00.mfcc.mean.01`` …); only ``'all'`` for any other matrix, so the zoo still fits
-    feature sets that are not ours.
+    (``w00.mfcc.mean.01`` …); the sets within FMA's 518 for a matrix of those only (FMA's
+    published rows); only ``'all'`` for any other matrix, so the zoo still fits feature sets
+    that are not ours.
 
     Parameters
     ----------
@@ -82,9 +86,13 @@ def family_choices(columns: Sequence) -> list[str]:
     ['all']
     >>> family_choices(flat_feature_names())
     ['fma', 'fma_timbre', 'all', 'timbre']
+    >>> family_choices(flat_feature_names()[:518])
+    ['fma', 'fma_timbre']
     """
     names, n = flat_feature_names(), N_FEATURES
     stripped = tuple(re.sub(r"^w\d+\.", "", str(c)) for c in columns)
+    if stripped == names[:N_FMA_FEATURES]:
+        return [name for name, families in FAMILY_SETS.items() if MFCC_CORR not in families]
     is_fma = bool(stripped) and len(stripped) % n == 0 and all(
         stripped[i:i + n] == names for i in range(0, len(stripped), n))
     return list(FAMILY_SETS) if is_fma else ["all"]
@@ -93,9 +101,10 @@ def family_choices(columns: Sequence) -> list[str]:
 class FeatureFamilies(TransformerMixin, BaseEstimator):
     """Keep the columns of one named family set (see :data:`FAMILY_SETS`) of the 708 features.
 
-    ``'all'`` passes any input through unchanged. Any other set needs the 708 features in
-    their column order, as a DataFrame (its column names are checked) or an array (segment
-    windows inside a ``SegmentVoter``). Keeping the step in the Pipeline means a logged
+    ``'all'`` passes any input through unchanged. Any other set needs the 708 features (or, for a
+    set without ``mfcc_corr``, FMA's 518 alone: published rows) in their column order, as a
+    DataFrame (its column names are checked) or an array (segment windows inside a
+    ``SegmentVoter``). Keeping the step in the Pipeline means a logged
     model still takes all 708 columns, and permutation importance reports 0 for the
     families it never looks at.
 
@@ -138,6 +147,10 @@ class FeatureFamilies(TransformerMixin, BaseEstimator):
             (set other than ``'all'``).
         """
         mask = family_mask(self.families)  # validates the name first
+        if self.families != "all" and X.shape[1] == N_FMA_FEATURES:  # FMA's published 518 columns only
+            if mask[N_FMA_FEATURES:].any():
+                raise ValueError(f"family set {self.families!r} needs {MFCC_CORR}, which FMA's 518 columns lack")
+            mask = mask[:N_FMA_FEATURES]
         self.mask_ = None if self.families == "all" else mask
         self._check(X)
         self.n_features_in_ = X.shape[1]
@@ -183,13 +196,14 @@ class FeatureFamilies(TransformerMixin, BaseEstimator):
             names = getattr(self, "feature_names_in_", None)
             return np.asarray(names if names is not None else [f"x{i}" for i in range(self.n_features_in_)],
                               dtype=object)
-        return np.array(flat_feature_names(), dtype=object)[self.mask_]
+        return np.array(flat_feature_names()[:len(self.mask_)], dtype=object)[self.mask_]
 
     def _check(self, X) -> None:
         if self.mask_ is None:
             return
-        if X.shape[1] != N_FEATURES:
-            raise ValueError(f"FeatureFamilies expects the {N_FEATURES} features, got {X.shape[1]} columns")
-        if isinstance(X, pd.DataFrame) and tuple(map(str, X.columns)) != flat_feature_names():
+        width = len(self.mask_)  # the 708 features, or FMA's 518 (published rows)
+        if X.shape[1] != width:
+            raise ValueError(f"FeatureFamilies expects the {width} features, got {X.shape[1]} columns")
+        if isinstance(X, pd.DataFrame) and tuple(map(str, X.columns)) != flat_feature_names()[:width]:
             raise ValueError("FeatureFamilies expects the feature columns in their standard order "
                              "(fma_pipeline.core.audio.features.flat_feature_names())")

@@ -1,14 +1,20 @@
 """Feature assets: ``track_features`` and ``segment_features`` per FMA folder (one extraction,
 ``folder_features``), ``extraction_errors``, ``feature_matrix``, ``segment_matrix``."""
 
+from typing import Literal
+
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
-from fma_pipeline.core.catalogue import (SEGMENT_FEATURES, SEGMENT_MATRIX, TRACK_FEATURE_ERRORS, TRACK_FEATURES,
-                                         AssetFiles)
-from fma_pipeline.core.audio.definition import DEFINITION_ATTR, DefinitionMismatch, single_definition
+from fma_pipeline.core.catalogue import (FEATURE_MATRIX, FEATURE_SOURCES, PUBLISHED_FEATURE_ERRORS, SEGMENT_FEATURES,
+                                         SEGMENT_MATRIX, TRACK_FEATURE_ERRORS, TRACK_FEATURES, AssetFiles)
+from fma_pipeline.core.audio.definition import DEFINITION_ATTR, DefinitionMismatch, definition_attrs, single_definition
 from fma_pipeline.core.audio.extraction import FolderResult, extract_folders, feature_values
-from fma_pipeline.core.audio.features import N_FEATURES, flat_feature_names
+from fma_pipeline.core.audio.features import N_FEATURES, FeatureConfig, flat_feature_names
+from fma_pipeline.core.audio.windows import empty_segments
+from fma_pipeline.core.fma.published import (DEFAULT_PRECEDENCE, EXTRACTED, PUBLISHED, SOURCE_PRECEDENCES,
+                                             combine_sources, fma_flat_names, folder_key)
 from fma_pipeline.core.storage import DamagedFile, read_parquet, write_parquet, write_parquet_parts
 from fma_pipeline.orchestration.partitions import folder_partitions, partitions_per_run
 from fma_pipeline.orchestration.progress import Console
@@ -17,7 +23,10 @@ from fma_pipeline.orchestration.resources import Extraction, FmaData
 #: Keys of the two assets :data:`folder_features` makes (select ``folder_features`` in jobs).
 track_features = dg.AssetKey(TRACK_FEATURES.asset)
 segment_features = dg.AssetKey(SEGMENT_FEATURES.asset)
-ERROR_COLUMNS = ["track_id", "folder", "name", "path", "reason", "exception_class", "at"]
+ERROR_COLUMNS = ["track_id", "folder", "name", "path", "reason", "exception_class", "at", "source"]
+#: One line for the segment-level assets of a data root without audio (published rows are per clip).
+NO_SEGMENTS = ("segment-level learning needs audio: no segment features yet (FMA's published features.csv "
+               "has clip-level rows only; extract audio folders to get windows)")
 
 
 def _previous(fma: FmaData, key: str, log=None) -> tuple[pd.DataFrame | None, ...]:
@@ -105,9 +114,13 @@ def folder_features(context: dg.AssetExecutionContext, fma: FmaData, extraction:
 
 
 @dg.asset(group_name="features", ins={"track_features": dg.AssetIn(track_features)}, kinds={"parquet"})
-def extraction_errors(track_features: AssetFiles) -> dg.Output:
-    """Every file extraction skipped, with track_id, path, reason, exception class and when."""
-    parts = [p for _, p in track_features.partitions(TRACK_FEATURE_ERRORS.name) if len(p)]
+def extraction_errors(track_features: AssetFiles, published_features: AssetFiles) -> dg.Output:
+    """Every file extraction skipped, and every published row FMA left empty, with track_id, path,
+    reason, exception class, when, and ``source`` (``extracted`` or ``published``)."""
+    parts = [p.assign(source=EXTRACTED) for _, p in track_features.partitions(TRACK_FEATURE_ERRORS.name) if len(p)]
+    published = published_features.path(PUBLISHED_FEATURE_ERRORS.name)
+    if published.is_file():
+        parts += [p.assign(source=PUBLISHED) for p in [read_parquet(published)] if len(p)]
     errors = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ERROR_COLUMNS)
     reasons = errors["reason"].str.split(":").str[0].value_counts() if len(errors) else pd.Series(dtype=int)
     return dg.Output(errors, metadata={
@@ -116,34 +129,68 @@ def extraction_errors(track_features: AssetFiles) -> dg.Output:
     })
 
 
-@dg.asset(group_name="features", ins={"track_features": dg.AssetIn(track_features)}, kinds={"pandas", "parquet"})
-def feature_matrix(context: dg.AssetExecutionContext, tracks: AssetFiles, track_features: AssetFiles) -> dg.Output:
-    """One row per selected track with features; columns are the 708 flat names (``mfcc.mean.01``).
+class FeatureMatrixConfig(dg.Config):
+    """Which source a track's row comes from (``core/fma/published.py``)."""
 
-    Carries the folders' feature definition (in its ``attrs``, so in its Parquet metadata) to
-    training, which records it with every model; folders of several definitions are refused.
+    source: Literal[SOURCE_PRECEDENCES] = Field(  # type: ignore[valid-type]
+        default=DEFAULT_PRECEDENCE,
+        description="extracted_else_published: the extracted row where the track has audio, else FMA's published "
+                    "row; published: published rows only; extracted: extracted rows only. A matrix with any "
+                    "published row keeps FMA's 518 columns (published rows have no mfcc_corr).")
+
+
+@dg.asset(group_name="features", ins={"track_features": dg.AssetIn(track_features)}, kinds={"pandas", "parquet"})
+def feature_matrix(context: dg.AssetExecutionContext, config: FeatureMatrixConfig, tracks: AssetFiles,
+                   track_features: AssetFiles, published_features: AssetFiles) -> dg.Output:
+    """One row per selected track with features: 708 flat-named columns (``mfcc.mean.01``), or
+    FMA's 518 when any row comes from FMA's published features; ``feature_sources`` says each
+    row's source.
+
+    Carries the extracted folders' feature definition (in its ``attrs``, so in its Parquet
+    metadata) to training, which records it with every model; folders of several definitions
+    are refused. FMA's published rows mean FMA's own definition (the native-rate one), so they
+    are refused beside rows extracted at a fixed rate.
     """
-    selected = tracks.read()
-    parts, definitions, attrs = [], {}, {}
+    selected = tracks.read().index
+
+    def rows(parts, names):
+        frames = [p.loc[p.index.isin(selected)] for p in parts]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return None
+        frame = pd.concat(frames)
+        frame.columns = names
+        return frame
+
+    extracted_parts, definitions, attrs = [], {}, definition_attrs(FeatureConfig())
     for key, part in track_features.partitions():
         if len(part):
-            definitions[key], attrs = part.attrs.get(DEFINITION_ATTR), part.attrs
-            parts.append(feature_values(part))
-    if not parts:
-        raise dg.Failure("no features yet: materialise track_features for the folders that hold audio")
+            definitions[key], attrs = part.attrs.get(DEFINITION_ATTR), dict(part.attrs)
+            extracted_parts.append(feature_values(part))
     try:
-        definition = single_definition(definitions, "track_features")
+        definition = single_definition(definitions, "track_features") if definitions else attrs[DEFINITION_ATTR]
     except DefinitionMismatch as exc:
         raise dg.Failure(str(exc)) from None
-    features = pd.concat(parts)
-    features.columns = list(flat_feature_names())
-    matrix = features.loc[features.index.intersection(selected.index)].sort_index()
+    extracted = rows(extracted_parts, list(flat_feature_names()))
+    published = rows((p for _, p in published_features.partitions() if len(p)), fma_flat_names())
+    matrix, source = combine_sources(extracted, published, config.source)
+    if not len(matrix):
+        raise dg.Failure(f"no features yet for source {config.source!r}: materialise track_features for the "
+                         "folders that hold audio, or put FMA's features.csv in fma_metadata/ (published_features)")
+    published_definition = FeatureConfig().definition
+    if (source == PUBLISHED).any() and definition != published_definition:
+        raise dg.Failure(f"FMA's published features are definition {published_definition}, track_features hold "
+                         f"{definition}: extract at the native rate, or set source: extracted")
     matrix.attrs = dict(attrs)
     missing = len(selected) - len(matrix)
     if missing:
         context.log.warning(f"{missing} selected track(s) have no features (see extraction_errors)")
-    return dg.Output(matrix, metadata={
-        "dagster/row_count": len(matrix), "columns": matrix.shape[1],
+    sources = pd.DataFrame({"source": source.to_numpy(), "folder": [folder_key(t) for t in matrix.index]},
+                           index=matrix.index)
+    counts = source.value_counts()
+    return dg.Output({FEATURE_MATRIX.name: matrix, FEATURE_SOURCES.name: sources}, metadata={
+        "dagster/row_count": len(matrix), "columns": matrix.shape[1], "source_setting": config.source,
+        "extracted_rows": int(counts.get(EXTRACTED, 0)), "published_rows": int(counts.get(PUBLISHED, 0)),
         "selected_tracks_without_features": missing, "feature_definition": definition,
     })
 
@@ -181,8 +228,11 @@ def segment_matrix(context: dg.AssetExecutionContext, fma: FmaData, tracks: Asse
         write_parquet_parts(parts(), fma.catalogue.path(SEGMENT_MATRIX))
     except DefinitionMismatch as exc:
         raise dg.Failure(str(exc)) from None
-    except ValueError:
-        raise dg.Failure("no segment features yet: materialise track_features/segment_features first") from None
+    except ValueError:  # no windows: a data root with FMA's published features and no audio
+        write_parquet(empty_segments(), fma.catalogue.path(SEGMENT_MATRIX))
+        context.log.warning(NO_SEGMENTS)
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "tracks": 0, "windows": 0,
+                                              "columns": N_FEATURES, "note": NO_SEGMENTS})
     if len(selected) - counts["tracks"]:
         context.log.warning(f"{len(selected) - counts['tracks']} selected track(s) have no segment features")
     return dg.MaterializeResult(metadata={

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 from pydantic import Field
 
 from fma_pipeline.core.audio.definition import DEFINITION_ATTR, DefinitionMismatch, require
@@ -20,6 +21,7 @@ from fma_pipeline.core.learning.novelty import guard_champion
 from fma_pipeline.core.learning.training import (TrainingConfig, calibrate, champion, comparison_table,
                                                  level_comparison, split_rows, tracks_needed, train_all)
 from fma_pipeline.core.tracking import load_run_model, log_training
+from fma_pipeline.orchestration.assets.features import NO_SEGMENTS
 from fma_pipeline.orchestration.config import mirrored
 from fma_pipeline.orchestration.metadata_tables import markdown_table
 from fma_pipeline.orchestration.progress import Console
@@ -193,6 +195,11 @@ def segment_classifiers(context: dg.AssetExecutionContext, config: SegmentClassi
     labels = tracks.read()
     needed = tracks_needed(labels, training)
     X = segment_matrix.read(filters=[("track_id", "in", needed.tolist())])
+    if not len(X):  # no audio, e.g. FMA's published features only: one line, not a failure
+        context.log.warning(NO_SEGMENTS)
+        levels = level_comparison(genre_classifiers.read(), pd.DataFrame())
+        return dg.Output({SEGMENT_CLASSIFIER_COMPARISON.name: pd.DataFrame({"model": pd.Series(dtype=object)}),
+                          LEVEL_COMPARISON.name: levels}, metadata={"models": 0, "note": NO_SEGMENTS})
     definition = _trained_definition(X, settings, "segment_matrix")
     labels = labels.loc[labels.index.intersection(X.index.get_level_values("track_id").unique())]
     models, logged = _train_and_log(
