@@ -1,14 +1,19 @@
 """Benchmark of feature extraction: a plain command that prints figures (never a test).
 
-    python bench/extract.py [--audio DIR] [--clips N] [--repeats R] [--seconds 30] [--sr 22050]
-    python bench/extract.py --incremental [--audio DIR] [--repeats R] [--seconds 30] [--sr 22050]
+    python bench/extract.py [--audio DIR] [--clips N] [--compare M] [--repeats R] [--seconds 30] [--sr 44100]
+    python bench/extract.py --incremental [--audio DIR] [--repeats R] [--seconds 30] [--sr 44100]
 
 Default mode, on the same clips in one run:
-- one core: ms per clip and clips/s of the project's ``extract`` and of the plain
-  librosa reference (``fma_pipeline_tests/reference_features.py``) on cached waveforms,
-  their ratio and their largest disagreement;
-- end to end (hash + decode + extract) through ``extract_folders`` with 1 and 2 workers:
-  steady throughput, pool start-up (printed separately) and peak memory per worker.
+- one core, on the first ``--compare`` clips: CPU time per clip, from the file, of the
+  project (decode + the 708 features + the 3 s windows' statistics) and of FMA's
+  ``features.py`` making its own calls (``fma_pipeline_tests/reference_features.py``,
+  ``librosa.load(sr=None)``, the same windows summarised with scipy), their ratio, and
+  per feature family the worst column's median relative difference between the two;
+- end to end (hash + decode + features + windows) through ``extract_folders`` with 1 and
+  2 workers on all ``--clips``: steady throughput, pool start-up (printed separately),
+  peak memory per worker, and what that means for FMA medium (25,000 clips) and large
+  (106,574), from the measured rate and from CPU time per clip.
+Item 4 of issue #21: ``python bench/extract.py --clips 200``.
 ``--incremental``: a 100-clip folder extracted once, then the time to re-materialise it
 unchanged and with one new clip.
 
@@ -43,8 +48,12 @@ REPO = Path(__file__).resolve().parents[1]
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg", ".oga")
 
 # Targets: (description, threshold); compared in the code that prints them.
-TARGET_SPEEDUP = 2.5  # project vs reference, one core
-TARGET_CLIPS_PER_S_2W = 13.0  # end to end with 2 workers
+TARGET_SPEEDUP = 3.0  # project vs features.py's own calls, CPU time per clip, one core
+STRETCH_SPEEDUP = 4.0
+TARGET_FAMILY_RTOL = 1e-4  # per family, the worst column's median relative difference from features.py
+TARGET_MEDIUM_MINUTES = 30  # FMA medium extracted with 2 workers
+FMA_SIZES = {"medium": 25_000, "large": 106_574}
+TARGET_CLIPS_PER_S_2W = round(FMA_SIZES["medium"] / (60 * TARGET_MEDIUM_MINUTES), 1)  # 13.9: medium in 30 min
 TARGET_UNCHANGED_S = 2.0  # re-materialise an unchanged 100-clip folder
 TARGET_NEW_FILE_S = 2.0  # plus one clip's extraction
 TARGET_WORKER_MB = 400.0  # peak RSS per worker
@@ -202,11 +211,56 @@ def fmt_col(column: tuple[str, str, str]) -> str:
 
 # ----------------------------------------------------------------------------- modes
 
+def one_core(paths: list[Path], config, repeats: int) -> tuple[dict[str, list[float]], object, object]:
+    """CPU time per clip of the project and of features.py's own calls, each from the file:
+    decode + the 708 features + the 3 s windows' statistics. Passes alternate, so that
+    load from other processes hits both alike. Returns the times and the clip tables."""
+    import pandas as pd
+
+    from fma_pipeline.core.audio.decode import decode
+    from fma_pipeline.core.audio.features import feature_columns, frame_series, summarise, window_bounds
+    from fma_pipeline.core.audio.windows import SegmentConfig, segment_rows
+    from fma_pipeline_tests import reference_features as reference
+
+    segments = SegmentConfig()
+    length, hop = segments.frames(config)
+
+    def project(path: Path) -> np.ndarray:
+        series = frame_series(decode(path, sr=config.sr), config)
+        segment_rows(series, segments, config)
+        return summarise(series)
+
+    def features_py(path: Path) -> np.ndarray:
+        x, sr = reference.load(path)  # librosa.load(path, sr=None, mono=True)
+        if sr != config.sr:
+            sys.exit(f"{path.name} is {sr} Hz; run with --sr {sr} (FMA's features are at the file's rate)")
+        series = reference.reference_series(x, sr)
+        frames = series["spectral_centroid"].shape[1]
+        reference.reference_window_features(series, window_bounds(frames, length, hop))
+        return reference.reference_summary(series).to_numpy()
+
+    runs = {"project": project, "features.py": features_py}
+    for run in runs.values():  # numba JIT / caches / filter banks, not timed
+        run(paths[0])
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
+    tables: dict[str, list[np.ndarray]] = {name: [] for name in runs}
+    for repeat in range(repeats):
+        for name, run in runs.items():
+            for path in paths:
+                started = time.process_time()
+                row = run(path)
+                cpu[name].append(time.process_time() - started)
+                if repeat == 0:
+                    tables[name].append(np.asarray(row, dtype=np.float64))
+    frames = {name: pd.DataFrame(np.stack(rows), columns=feature_columns()) for name, rows in tables.items()}
+    return cpu, frames["project"], frames["features.py"]
+
+
 def mode_throughput(args, tmp: Path) -> None:
     from fma_pipeline.core.audio.decode import decode
     from fma_pipeline.core.audio.extraction import ExtractionSettings, extract_folders
-    from fma_pipeline.core.audio.features import FeatureConfig, extract, feature_columns
-    from fma_pipeline_tests.reference_features import reference_features
+    from fma_pipeline.core.audio.features import FeatureConfig
+    from fma_pipeline_tests.reference_features import family_differences
 
     config = FeatureConfig(sr=args.sr)
     folder = tmp / "000"
@@ -219,65 +273,37 @@ def mode_throughput(args, tmp: Path) -> None:
         paths = generate_clips(folder, range(args.clips), args.seconds)
         print(f"clips: {len(paths)} generated MP3s, {args.seconds:g} s 44.1 kHz stereo 128 kbps "
               f"({generator_name()}; {time.perf_counter() - started:.1f} s to make, not timed)")
+    n = len(paths)
+    decode_s, seconds = [], []
+    for p in paths[:args.compare]:
+        started = time.process_time()
+        seconds.append(decode(p, sr=config.sr).size / config.sr)
+        decode_s.append(time.process_time() - started)
+    print(f"audio: {statistics.mean(seconds):.1f} s per clip on average (min {min(seconds):.1f}, max "
+          f"{max(seconds):.1f}); analysis at {config.sr} Hz; decode {1e3 * statistics.median(decode_s):.1f} ms CPU")
 
-    # decode once, cache the waveforms
-    decode_s, waves = [], []
-    for p in paths:
-        started = time.perf_counter()
-        waves.append(decode(p, sr=config.sr))
-        decode_s.append(time.perf_counter() - started)
-    seconds = [w.size / config.sr for w in waves]
-    n = len(waves)
-    print(f"audio: {statistics.mean(seconds):.1f} s per clip on average "
-          f"(min {min(seconds):.1f}, max {max(seconds):.1f}); analysis at {config.sr} Hz")
-    print(f"decode (soundfile + soxr), once per clip: {1e3 * statistics.median(decode_s):.1f} ms median")
-
-    # one core, cached waveforms
-    started = time.perf_counter()
-    extract(waves[0], config)  # numba JIT / cache warm-up, not timed
-    reference_features(waves[0], config.sr)
-    print(f"warm-up (numba JIT into a fresh cache, not timed): {time.perf_counter() - started:.1f} s")
-    # alternate the two passes so that load from other processes hits both alike
-    walls, cpus = {"fast": [], "ref": []}, {"fast": [], "ref": []}
-    passes = {"fast": lambda: [extract(w, config) for w in waves],
-              "ref": lambda: [reference_features(w, config.sr) for w in waves]}
-    for _ in range(args.repeats):
-        for key, run in passes.items():
-            wall, cpu = time.perf_counter(), time.process_time()
-            run()
-            walls[key].append((time.perf_counter() - wall) / n)
-            cpus[key].append((time.process_time() - cpu) / n)
-    fast, ref = statistics.median(walls["fast"]), statistics.median(walls["ref"])
-    speedup = ref / fast
-    cpu_speedup = statistics.median(cpus["ref"]) / statistics.median(cpus["fast"])
-    print(f"\n== one core, cached waveforms, median of {args.repeats} alternating passes over {n} clips")
-    for label, key in (("project extract    ", "fast"), ("reference (librosa)", "ref")):
-        wall, cpu = statistics.median(walls[key]), statistics.median(cpus[key])
-        print(f"{label} {1e3 * wall:8.1f} ms/clip  {1 / wall:6.2f} clips/s   (CPU {1e3 * cpu:.1f} ms/clip)")
-    print(f"speed-up            {speedup:8.2f} x (CPU time {cpu_speedup:.2f} x)   "
-          f"target >= {TARGET_SPEEDUP} x  {verdict(speedup >= TARGET_SPEEDUP)}")
-
-    columns = feature_columns()
-    f = np.stack([extract(w, config) for w in waves]).astype(np.float64)
-    r = np.stack([reference_features(w, config.sr).to_numpy() for w in waves])
-    diff = np.abs(f - r)
-    rel = diff / np.maximum(np.abs(r), 1e-9)
-    not_stft = np.asarray(columns.get_level_values("feature") != "chroma_stft")
-    print("disagreement (project vs reference, all clips):")
-    for label, mask in ((f"all {len(columns)} columns", np.ones(len(columns), bool)),
-                        ("without chroma_stft", not_stft)):
-        a = np.unravel_index(np.argmax(np.where(mask, diff, -1)), diff.shape)
-        b = np.unravel_index(np.argmax(np.where(mask, rel, -1)), rel.shape)
-        print(f"  {label:20s} max abs {diff[a]:.3g} ({fmt_col(columns[a[1]])}), "
-              f"max rel {rel[b]:.3g} ({fmt_col(columns[b[1]])})")
-    stft_mean = [i for i, c in enumerate(columns) if c[0] == "chroma_stft" and c[1] == "mean"]
-    print(f"  chroma_stft means: median abs gap {np.median(diff[:, stft_mean]):.3g} "
-          f"(tuning estimated from |X| vs librosa's |X|^2)")
+    compare = paths[:args.compare]
+    cpu, fast, ref = one_core(compare, config, args.repeats)
+    project_ms, reference_ms = (1e3 * statistics.median(cpu[k]) for k in ("project", "features.py"))
+    ratio = reference_ms / project_ms
+    print(f"\n== one core, CPU time per clip: decode + 708 features + 3 s windows' statistics, "
+          f"median of {args.repeats} alternating passes over {len(compare)} clips")
+    print(f"project                      {project_ms:7.1f} ms/clip")
+    print(f"features.py's calls (exact)  {reference_ms:7.1f} ms/clip   (fma_pipeline_tests/reference_features.py)")
+    print(f"speed-up (CPU time)          {ratio:7.2f} x   target >= {TARGET_SPEEDUP:g} x  "
+          f"{verdict(ratio >= TARGET_SPEEDUP)}   stretch >= {STRETCH_SPEEDUP:g} x  "
+          f"{verdict(ratio >= STRETCH_SPEEDUP)}")
+    table = family_differences(fast, ref)
+    worst = table["worst_median"].max()
+    print(f"agreement with features.py, per family: the worst column's median relative difference over "
+          f"{len(compare)} clips (target <= {TARGET_FAMILY_RTOL:g}: {verdict(worst <= TARGET_FAMILY_RTOL)})")
+    for family, row in table.iterrows():
+        print(f"  {family:20s} {row['worst_median']:9.2e}  ({row['column']}; largest single {row['max']:.2e})")
 
     # end to end through extract_folders
     cache = tmp / "numba-cache"
-    per_clip = statistics.median(decode_s) + fast
-    print(f"\n== end to end (hash + decode + extract) through extract_folders, {n} clips")
+    per_clip = project_ms / 1e3
+    print(f"\n== end to end (hash + decode + features + windows) through extract_folders, {n} clips")
     results = {}
     for workers in (1, 2):
         settings = ExtractionSettings(features=config, workers=workers, numba_cache_dir=cache)
@@ -319,6 +345,13 @@ def mode_throughput(args, tmp: Path) -> None:
                   f"give at most {2 / cpu_per_clip:.1f} clips/s")
     print(f"  2 workers: {results[2]:.2f} clips/s   target >= {TARGET_CLIPS_PER_S_2W} clips/s  "
           f"{verdict(results[2] >= TARGET_CLIPS_PER_S_2W)}   (scaling {results[2] / results[1]:.2f}x)")
+    print(f"\n== at FMA size, 2 workers (pool start-up, a few seconds, not included)")
+    for subset, clips in FMA_SIZES.items():
+        by_rate, by_cpu = clips / results[2] / 60, clips * cpu_per_clip / 2 / 60
+        target = (f"   target <= {TARGET_MEDIUM_MINUTES} min: {verdict(by_rate <= TARGET_MEDIUM_MINUTES)}"
+                  if subset == "medium" else "")
+        print(f"  {subset:6s} {clips:7,d} clips: {by_rate:6.1f} min at the measured steady rate; "
+              f"{by_cpu:6.1f} min from CPU time per clip on 2 idle cores{target}")
     if statistics.mean(seconds) < 29:
         print(f"  note: clips average {statistics.mean(seconds):.1f} s; the clips/s target is for "
               f"FMA's 30 s clips")
@@ -326,16 +359,19 @@ def mode_throughput(args, tmp: Path) -> None:
     # segment_features come from the same extraction: their cost, side by side, alternating
     from fma_pipeline.core.audio.windows import SegmentConfig
 
+    subset = tmp / "compare"
+    link_clips(compare, subset, len(compare))
     timings: dict[str, list[float]] = {"windows": [], "clip only": []}
     for _ in range(args.repeats):
         for name, segments in (("windows", SegmentConfig()), ("clip only", None)):
             settings = ExtractionSettings(features=config, workers=1, numba_cache_dir=cache, segments=segments)
-            started = time.perf_counter()
-            extract_folders({"000": folder}, settings=settings)
-            timings[name].append((time.perf_counter() - started) / n)
+            started = time.process_time()
+            extract_folders({"000": subset}, settings=settings)
+            timings[name].append((time.process_time() - started) / len(compare))
     with_windows, clip_only = (statistics.median(timings[k]) for k in ("windows", "clip only"))
     ratio = with_windows / clip_only
-    print(f"\n== segment windows (3 s), workers=1, median of {args.repeats} alternating passes")
+    print(f"\n== segment windows (3 s), workers=1, CPU time, median of {args.repeats} alternating passes "
+          f"over {len(compare)} clips")
     print(f"  with window statistics {1e3 * with_windows:.1f} ms/clip vs clip only {1e3 * clip_only:.1f} ms/clip: "
           f"{ratio:.3f}x   target <= {TARGET_SEGMENT_RATIO:.2f}x  {verdict(ratio <= TARGET_SEGMENT_RATIO)}")
 
@@ -401,10 +437,13 @@ def mode_incremental(args, tmp: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--audio", type=Path, help="folder of real clips (default: generate MP3s)")
-    parser.add_argument("--clips", type=int, default=24, help="clips for the throughput mode")
+    parser.add_argument("--clips", type=int, default=24, help="clips for the throughput mode (extract_folders)")
+    parser.add_argument("--compare", type=int, default=24,
+                        help="of which this many are timed on one core beside features.py's own calls")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the median is printed")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of generated clips")
-    parser.add_argument("--sr", type=int, default=22_050, help="analysis rate in Hz")
+    parser.add_argument("--sr", type=int, default=44_100,
+                        help="the clips' rate in Hz: FMA's features are computed at the file's own rate")
     parser.add_argument("--incremental", action="store_true", help="time re-materialising a folder")
     args = parser.parse_args(argv)
 

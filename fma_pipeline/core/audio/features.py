@@ -221,7 +221,11 @@ def summarise_stack(windows: np.ndarray) -> np.ndarray:
     """
     windows = np.asarray(windows, dtype=np.float64)
     stats = describe(windows)  # (7, n_windows, 74)
-    stats[_MOMENT_ROWS, :, _FLOAT32_FRAME_MAJOR] = float32_frame_moments(windows[:, _FLOAT32_FRAME_MAJOR])
+    # FMA's float32 arithmetic where it is finite; float32 under- or overflow (values far
+    # outside chroma's [0, 1]) would turn a usable clip into NaN: keep float64's there
+    fma32 = float32_frame_moments(windows[:, _FLOAT32_FRAME_MAJOR])
+    wide = stats[_MOMENT_ROWS, :, _FLOAT32_FRAME_MAJOR]
+    stats[_MOMENT_ROWS, :, _FLOAT32_FRAME_MAJOR] = np.where(np.isfinite(fma32), fma32, wide)
     table = np.moveaxis(stats, 0, 1)  # (n_windows, 7, 74)
     fma = table.reshape(len(windows), -1)[:, _column_order()]
     corr = correlations(windows[:, _MFCC_ROWS], _MFCC_PAIRS)

@@ -87,7 +87,7 @@ def float32_frame_moments(series: np.ndarray) -> np.ndarray:
     m3 = np.add.reduce(square * centred, axis=0) / n
     m4 = np.add.reduce(square * square, axis=0) / n
     flat = m2 <= (np.float32(_EPS32) * mean) ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         skew = np.where(flat, np.float32(0), m3 / m2 ** np.float32(1.5))
         kurtosis = np.where(flat, np.float32(0), m4 / m2 ** np.float32(2.0) - np.float32(3))
     return np.stack([mean, np.sqrt(m2), skew, kurtosis])
