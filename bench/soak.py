@@ -371,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--damage-probability", type=float, default=0.3,
                         help="chance, between runs, of damaging one folder's Parquet output (cut, tail lost)")
+    parser.add_argument("--minutes", type=float, default=0.0,
+                        help="time budget: after it, no new runs but the recovery runs (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data root")
     parser.add_argument("--import-kills", type=int, default=4,
                         help="then kill imports at random until at least this many were killed (0: none)")
@@ -397,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     was_killed = False
     # the soak ends with a completed run (which also fails the Dagster runs of the killed ones)
     while i < runs or killed < args.kills or pending_recovery or pending_damage or was_killed:
+        if args.minutes and time.perf_counter() - started > 60 * args.minutes and not (i >= runs and killed >= args.kills):
+            print(f"time budget of {args.minutes:g} min spent: recovery runs only")
+            runs, args.kills = i, killed
         last = i >= runs and killed >= args.kills  # an extra run to recover what the last killed run left
         if i > 0:
             mutate(root, rng)

@@ -528,7 +528,11 @@ def main(argv: list[str] | None = None) -> int:
         why = machine_failure(exc)  # disk full, read-only, I/O error: one line, not SQLite's traceback
         if why is None:
             raise
-        print(f"fma-pipeline {args.command}: stopped by the machine: {why}. Outputs are replaced whole or "
+        try:  # SQLite says "disk I/O error" when its journal finds the disk full: the free space tells
+            free = f" ({shutil.disk_usage(os.environ['FMA_DATA_DIR']).free / 2**20:.0f} MB free on the data root's disk)"
+        except (KeyError, OSError):
+            free = ""
+        print(f"fma-pipeline {args.command}: stopped by the machine: {why}{free}. Outputs are replaced whole or "
               "not at all, so the last good ones are kept; run the command again once this is fixed.",
               file=sys.stderr)
         return 2
