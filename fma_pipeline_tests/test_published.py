@@ -184,24 +184,20 @@ TRACKS_ONLY = {"ops": {"tracks": {"config": {"min_tracks": 2}}}}
 
 @pytest.fixture(scope="module")
 def metadata_only(tmp_path_factory):
-    """A data root holding only fma_metadata/ (tracks.csv, genres.csv, features.csv), materialised
-    with the CLI's own command."""
-    from fma_pipeline.cli import materialise
+    """A data root holding only fma_metadata/ (tracks.csv, genres.csv, features.csv): every asset
+    downstream of extraction materialised through a real Dagster instance (the CLI's
+    ``materialise`` runs the same after extracting 156 empty folders)."""
+    from fma_pipeline.definitions import all_assets, all_checks, resources
+    from fma_pipeline.orchestration.assets.features import folder_features
+    from fma_pipeline.orchestration.resources import FmaData
 
     root = tmp_path_factory.mktemp("metadata-only")
-    plan, features = _bench("published").generate_metadata(root, 300, seed=2, empty_rows=3, log=lambda *_: None)
-    import os
-
-    old = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "FMA_DATA_DIR")}
-    os.environ["FMA_DATA_DIR"] = str(root)
-    from fma_pipeline.orchestration.instance import dagster_home
-
-    dagster_home(root)
-    try:
-        materialise(root, run_config=FAST, progress=False)
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    plan, features = _bench("published").generate_metadata(root, 240, seed=2, empty_rows=3, log=lambda *_: None)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([*all_assets, *all_checks], instance=instance,
+                                resources=resources(FmaData(data_dir=str(root))), run_config=FAST,
+                                selection=dg.AssetSelection.all() - dg.AssetSelection.assets(folder_features))
+    assert result.success
     return root, plan, features
 
 
@@ -239,33 +235,47 @@ def test_backfill_and_the_automation_ignore_published_rows(metadata_only, tmp_pa
     root = metadata_only[0]
     fma = FmaData(data_dir=str(root))
     assert DataRoot(root).partition_paths(PUBLISHED_FEATURES)  # published folders exist ...
-    with dg.DagsterInstance.from_config(str(root / ".dagster")) as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         assert find_backfill_partitions(instance, fma) == []  # ... and none is listed
         context = dg.build_sensor_context(instance=instance, cursor=None, resources={"fma": fma})
         assert not new_tracks_sensor(context).run_requests
         tick = dg.build_schedule_context(instance=instance, resources={"fma": fma})
         assert not build_rescan_schedule("*/5 * * * *").evaluate_tick(tick).run_requests
+        (root / "fma_small" / "007").mkdir(parents=True)
+        shutil.copy2(__file__, root / "fma_small" / "007" / "007001.mp3")  # audio arrives in one folder
+        found = find_backfill_partitions(instance, fma)
+        assert [(c.partition, c.reason.split(":")[0]) for c in found] == [("007", "never materialised")]
+        assert [r.partition_key for r in new_tracks_sensor(context).run_requests] == ["007"]
 
 
 @pytest.fixture(scope="module")
 def mixed(tiny_sample, tmp_path_factory):
-    """The tiny sample's audio, minus two tracks' files, plus a features.csv holding every track:
-    the extracted values perturbed 1 % (a full track against its clip), two tracks' rows swapped."""
+    """One folder of the tiny sample's audio, minus two tracks' files, plus a features.csv holding
+    every track: the extracted values perturbed 1 % (a full track against its clip), two tracks'
+    rows swapped, generated rows for the tracks whose audio is not here."""
     from fma_pipeline.definitions import all_assets, all_checks, resources
     from fma_pipeline.orchestration.assets.features import folder_features
     from fma_pipeline.orchestration.resources import Extraction, FmaData
     from fma_pipeline_tests.runs import materialise_sample
 
     root = tmp_path_factory.mktemp("mixed")
-    instance, _, _ = materialise_sample(tiny_sample, root, TRACKS_ONLY, selection=dg.AssetSelection.assets("tracks"))
+    sample = tmp_path_factory.mktemp("mixed-sample")
+    shutil.copytree(tiny_sample, sample, dirs_exist_ok=True)
+    folders = sorted(p for p in (sample / "fma_small").iterdir() if p.is_dir())
+    for extra in folders[1:]:  # one folder's audio is enough (extraction is the slow part)
+        shutil.rmtree(extra)
+    instance, _, _ = materialise_sample(sample, root, TRACKS_ONLY, selection=dg.AssetSelection.assets("tracks"))
     extracted = pd.concat([read_parquet(p) for p in DataRoot(root).partition_paths(TRACK_FEATURES)])
     values = extracted.loc[:, list(fma_columns())].astype(np.float64)
     rng = np.random.default_rng(4)
     published = values * (1 + rng.normal(0, 0.01, values.shape))
     swapped = list(published.index[[1, 2]])
     published.loc[swapped] = published.loc[swapped[::-1]].to_numpy()
+    others = read_parquet(root / "pipeline" / "tracks.parquet").index.difference(published.index)
+    published = pd.concat([published, pd.DataFrame(rng.lognormal(size=(len(others), 518)), index=others,
+                                                    columns=published.columns)])  # tracks without audio here
     write_features_csv(published.astype(np.float32), root / "fma_metadata" / FEATURES_CSV)
-    gone = list(published.index[[-1, -2]])  # their audio is removed: only their published row is left
+    gone = list(values.index[[-1, -2]])  # their audio is removed: only their published row is left
     for tid in gone:
         next((root / "fma_small").rglob(f"{tid:06d}.*")).unlink()
     resources_ = resources(FmaData(data_dir=str(root)), Extraction(workers=1))
@@ -274,15 +284,17 @@ def mixed(tiny_sample, tmp_path_factory):
     selection = dg.AssetSelection.assets("tracks", "published_features", "feature_matrix", "source_comparison",
                                          "extraction_errors")
     dg.materialize(all_assets, instance=instance, resources=resources_, selection=selection, run_config=TRACKS_ONLY)
-    return root, instance, resources_, values, published.astype(np.float32), swapped, gone
+    return root, instance, resources_, values, published.astype(np.float32), swapped, gone + list(others)
 
 
 def test_published_and_extracted_rows_feed_one_feature_matrix(mixed):
     root, instance, resources_, values, published, swapped, gone = mixed
     matrix = read_parquet(root / "pipeline" / "feature_matrix.parquet")
     sources = read_parquet(root / "pipeline" / "feature_sources.parquet")["source"]
-    assert sorted(sources[sources == "published"].index) == sorted(gone)
+    assert sorted(sources[sources == "published"].index) == sorted(set(gone) & set(matrix.index))
+    assert (sources == "extracted").sum() >= 3
     assert (sources.drop(gone) == "extracted").all() and list(matrix.columns) == fma_flat_names()
+    gone = [t for t in gone if t in matrix.index]
     np.testing.assert_array_equal(matrix.loc[gone].to_numpy(), published.loc[gone].to_numpy())
     kept = [t for t in matrix.index if t not in gone]
     np.testing.assert_array_equal(matrix.loc[kept].to_numpy(), values.loc[kept].to_numpy(dtype=np.float32))
@@ -292,7 +304,8 @@ def test_the_comparison_shows_the_spread_and_the_swapped_tracks(mixed):
     root, *_, swapped, gone = mixed
     table = read_parquet(root / "pipeline" / "source_comparison.parquet").set_index("family")
     outliers = read_parquet(root / "pipeline" / "source_outliers.parquet")
-    assert table.loc["all", "tracks"] == len(read_parquet(root / "pipeline" / "tracks.parquet")) - len(gone)
+    values = mixed[3]
+    assert table.loc["all", "tracks"] == len(values.index.difference(gone))
     assert 0.003 < table.loc["all", "median"] < 0.02
     assert sorted(outliers["track_id"]) == sorted(swapped)
 
@@ -331,7 +344,8 @@ def test_the_report_shows_sources_and_the_comparison(mixed, tmp_path):
     root, *_, swapped, gone = mixed
     page = build_report(root, tmp_path / "report.html").read_text()
     section = page.split('<section id="sources">')[1].split("</section>")[0]
-    assert f"{len(gone)} published" in section and "far outside" in section
+    sources = read_parquet(root / "pipeline" / "feature_sources.parquet")["source"]
+    assert f"{(sources == 'published').sum()} published" in section and "far outside" in section
     assert all(f"<td>{tid}</td>" in section for tid in swapped)
 
 

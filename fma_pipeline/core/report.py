@@ -225,7 +225,8 @@ def _sources(pipeline: Path, section: Section) -> None:
     if len(comparison.families):
         section.blocks += ["<p>Relative difference |extracted &minus; published| / max(|extracted|, |published|), "
                            "per track the median over a family's columns; per family its median and quartiles over "
-                           "the tracks that have both rows, and how many are beyond q75 + 3 IQR.</p>",
+                           "the tracks that have both rows, and how many are beyond the fence (median + max(5 robust "
+                           "standard deviations, 0.05)).</p>",
                            _table(comparison.families, index=False)]
     if len(comparison.outliers):
         section.blocks += ["<p>Tracks far outside (a wrong file or another recording under the track's id?):</p>",

@@ -613,8 +613,12 @@ def combine_sources(extracted: pd.DataFrame | None, published: pd.DataFrame | No
 
 # ----------------------------------------------------------------------------- comparing
 
-#: A track whose difference is beyond the third quartile plus this many IQRs is "far outside".
-FAR_OUT_IQRS = 3.0
+#: A track is "far outside" beyond the median plus this many robust standard deviations
+#: (1.4826 x the median absolute deviation, which, unlike the IQR, still holds when a few of a
+#: handful of tracks are wrong) ...
+FAR_OUT_SDS = 5.0
+#: ... and at least this much above the median (tracks within 5 % are not a wrong file).
+FAR_OUT_MIN = 0.05
 
 
 def relative_difference(extracted: np.ndarray, published: np.ndarray) -> np.ndarray:
@@ -649,7 +653,8 @@ class SourceComparison:
     ----------
     families : pandas.DataFrame
         One row per family (then ``all``): ``tracks``, ``median``, ``q25``, ``q75``, ``iqr`` of
-        the per-track median relative difference, ``fence`` (q75 + 3 IQR) and ``far_outside``.
+        the per-track median relative difference, ``fence`` (see :data:`FAR_OUT_SDS`) and
+        ``far_outside``.
     outliers : pandas.DataFrame
         Tracks far outside on all 518 columns: ``track_id``, ``difference``, ``fence``,
         ``families_far_outside``.
@@ -668,7 +673,7 @@ def compare_sources(extracted: pd.DataFrame, published: pd.DataFrame) -> SourceC
 
     For each track and family, the median over the family's columns of
     :func:`relative_difference`; per family, the median and quartiles of that over tracks,
-    and the tracks beyond ``q75 + FAR_OUT_IQRS * IQR`` (Tukey's far-out fence). The tracks far
+    and the tracks beyond ``median + max(FAR_OUT_SDS * 1.4826 * MAD, FAR_OUT_MIN)``. The tracks far
     outside on all 518 columns together are listed: a wrong file or another recording (an
     edit, a live take) under the track's id, where the rest differ only by clip against
     full track and library versions.
@@ -697,7 +702,8 @@ def compare_sources(extracted: pd.DataFrame, published: pd.DataFrame) -> SourceC
     rows, far = [], {}
     for family, values in per_track.items():
         q25, median, q75 = np.percentile(values, [25, 50, 75])
-        fence = q75 + FAR_OUT_IQRS * (q75 - q25)
+        mad = 1.4826 * np.median(np.abs(values - median))
+        fence = median + max(FAR_OUT_SDS * mad, FAR_OUT_MIN)
         far[family] = values > fence
         rows.append({"family": family, "tracks": len(values), "median": median, "q25": q25, "q75": q75,
                      "iqr": q75 - q25, "fence": fence, "far_outside": int(far[family].sum())})
