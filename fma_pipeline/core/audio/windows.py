@@ -52,7 +52,14 @@ class SegmentConfig:
             Frames per window (at least 1).
         hop : int
             Frames between window starts (at least 1).
+
+        Raises
+        ------
+        ValueError
+            When ``features.sr`` is None (native): frames depend on the waveform's own rate.
         """
+        if features.sr is None:
+            raise ValueError("window frames need the waveform's rate: pass FeatureConfig.at(rate)")
         per_second = features.sr / features.hop_length
         return max(1, round(self.window_seconds * per_second)), max(1, round(self.hop_seconds * per_second))
 
