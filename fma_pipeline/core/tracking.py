@@ -13,6 +13,7 @@ path you trust.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,7 +248,8 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
                 mlflow.log_params({"model": trained.model, "branch": trained.branch,
                                    "imbalance": trained.imbalance,
                                    **{k: trained.extra[k] for k in ("search", "candidates", "families_chosen_by",
-                                                                    "calibration", "n_tune", "n_train", "n_test")
+                                                                    "calibration", "n_tune", "n_train", "n_validation",
+                                                                    "n_test")
                                       if k in trained.extra},
                                    **{f"param.{k}": v for k, v in trained.best_params.items()}})
                 mlflow.log_metrics({**{f"test_{k}": v for k, v in trained.test.items()},
@@ -255,6 +257,8 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
                                        for k, v in trained.extra.get("uncalibrated", {}).items()},
                                     "cv_macro_f1": trained.cv_macro_f1,
                                     "cv_macro_f1_std": trained.cv_macro_f1_std,
+                                    **({} if math.isnan(trained.validation_macro_f1)
+                                       else {"validation_macro_f1": trained.validation_macro_f1}),
                                     "fit_seconds": trained.fit_seconds,
                                     "predict_seconds": trained.predict_seconds})
                 mlflow.set_tags({"champion": str(trained is best).lower()})

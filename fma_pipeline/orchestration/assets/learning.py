@@ -23,7 +23,7 @@ from fma_pipeline.orchestration.progress import Console
 from fma_pipeline.orchestration.resources import Extraction, FmaData, MlflowTracker
 
 SHOWN = ["model", "branch", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline", "n_test",
-         "cv_macro_f1", "ece"]
+         "validation_macro_f1", "cv_macro_f1", "ece"]
 
 
 ClassifiersConfig = mirrored(
