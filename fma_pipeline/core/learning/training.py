@@ -668,7 +668,7 @@ def train_branch(names: tuple[str, ...] | list[str], branch: str, data: _Data, r
                              "families_chosen_by": FAMILY_JUDGE if len(families) < len(data.families) else name})
         out.append(trained)
         report.say(f"{trained.key} done: CV macro-F1 {trained.cv_macro_f1:.3f}{_validation_note(trained)}, "
-                   f"test accuracy "
+                   f"test macro-F1 {trained.test['macro_f1']:.3f}, accuracy "
                    f"{trained.test['accuracy']:.3f} ({trained.extra['candidates']} candidates, "
                    f"{trained.extra['search_seconds']:.0f} s)",
                    units=0 if name == FAMILY_JUDGE and len(families) < len(data.families)
