@@ -85,7 +85,8 @@ def materialise(data_dir: Path, *, partitions: list[str] | None = None, downstre
 
 #: (title, stored table (see core/catalogue.py), whose ``columns`` are shown) of the tables the demo prints.
 RESULT_TABLES = (
-    ("Genre classifiers (held-out test split of n_test tracks; champion = best cross-validated macro-F1; "
+    ("Genre classifiers (held-out test split of n_test tracks; champion first = best validation macro-F1, else "
+     "cross-validated; "
      "ece = expected calibration error, the champion's after calibration)", "CLASSIFIER_COMPARISON"),
     ("Clip- vs segment-level (best of each by cross-validated macro-F1; winner first)", "LEVEL_COMPARISON"),
     ("Unsupervised clusters against the true genres", "CLUSTER_SCORES"),

@@ -12,8 +12,8 @@ from sklearn.pipeline import Pipeline
 from fma_pipeline.core.audio.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.learning.families import FAMILY_SETS, FeatureFamilies, family_choices, family_mask
 from fma_pipeline.core.learning import evaluation
-from fma_pipeline.core.learning.training import (TrainingConfig, calibrate, champion, sample_tracks, train_all,
-                                                 train_one, training_data)
+from fma_pipeline.core.learning.training import (TrainingConfig, calibrate, champion, comparison_table,
+                                                 sample_tracks, train_all, train_one, training_data)
 
 NAMES = list(flat_feature_names())
 TIMBRE = family_mask("timbre")
@@ -131,6 +131,37 @@ def test_tuning_sample_takes_whole_artists_and_keeps_the_genre_mix():
     assert model.test["accuracy"] > model.test["majority_baseline"] + 0.3
 
 
+def test_the_champion_is_chosen_on_the_validation_split_and_refit_on_training_plus_validation():
+    """With a validation split large enough, models are fitted on training rows, ranked on validation
+    rows nothing has seen (not by CV on the tuning sample), and the champion refit on both before test."""
+    X, labels = synthetic(n_per_genre=60, seed=5)
+    validation = (labels["split"] == "training") & (labels["artist_id"] % 5 == 1)  # whole artists
+    labels.loc[validation, "split"] = "validation"
+    config = TrainingConfig(models=("lda", "knn", "logistic_regression"), branches=("scaled",), n_jobs=1,
+                            cv_folds=3, ensemble_size=2, validation_tracks=20, tune_tracks=60)
+    data = training_data(X, labels, config)
+    assert data.chooses_on_validation and len(data.validation_ids) == validation.sum()
+    assert not set(data.tune_ids) & set(data.validation_ids)  # the search never sees validation rows
+    assert set(data.select_ids) == set(labels.index[labels["split"] == "training"])
+    lines: list[str] = []
+    models = train_all(X, labels, config, progress=lines.append)
+    assert all(0 <= m.validation_macro_f1 <= 1 for m in models)
+    assert {m.extra["n_train"] for m in models} == {len(data.select_ids)}  # fitted on training rows only
+    best = champion(models)
+    assert best.validation_macro_f1 == max(m.validation_macro_f1 for m in models)
+    cv_best = max(models, key=lambda m: m.cv_macro_f1)
+    assert best is cv_best or best.cv_macro_f1 < cv_best.cv_macro_f1  # validation decides, not CV
+    table = comparison_table(models)
+    assert table.loc[0, "model"] == best.model and "validation_macro_f1" in table
+    assert any("validation macro-F1" in line for line in lines)
+    served = calibrate(best, X, labels, TrainingConfig(**{**config.__dict__, "calibration_folds": 0}))
+    assert served.extra["n_train"] == len(data.fit_ids) > len(data.select_ids)  # refit on training + validation
+    assert served.extra["selection_test"] == best.test and served.pipeline is not best.pipeline
+    small = training_data(X, labels, TrainingConfig(validation_tracks=10_000))
+    assert not small.chooses_on_validation and small.select_ids.equals(small.fit_ids)
+    assert np.isnan(train_one("lda", "scaled", X, labels, TrainingConfig(n_jobs=1, cv_folds=3)).validation_macro_f1)
+
+
 def test_families_are_chosen_once_per_branch_by_the_judge():
     X, labels = synthetic()
     lines: list[str] = []
@@ -213,7 +244,7 @@ def test_window_rows_train_on_windows_and_score_per_track():
 def test_the_default_zoo_trains_end_to_end_and_the_champion_is_calibrated():
     X, labels = synthetic(n_per_genre=30)
     models = train_all(X, labels, TrainingConfig(n_jobs=1, cv_folds=3, branches=("scaled",)))
-    assert [m.model for m in models] == ["random_forest", "svm", "knn", "logistic_regression", "lda", "mlp",
+    assert [m.model for m in models] == ["svm", "knn", "logistic_regression", "lda", "mlp",
                                          "soft_voting"]
     best = calibrate(champion(models), X, labels, TrainingConfig(cv_folds=3))
     assert best.extra["calibration"].startswith("temperature") and 0 <= best.test["ece"] <= 1

@@ -77,7 +77,7 @@ PCA_FEATURES = Stored("pca_features.parquet", "pca_features")
 PCA_EXPLAINED_VARIANCE = Stored("pca_explained_variance.parquet", "pca_features")
 #: The columns that summarise a table of classifiers side by side.
 COMPARISON_COLUMNS = ("model", "branch", "families", "accuracy", "balanced_accuracy", "macro_f1", "majority_baseline",
-                      "n_test", "cv_macro_f1", "ece")
+                      "n_test", "validation_macro_f1", "cv_macro_f1", "ece")
 CLASSIFIER_COMPARISON = Stored("classifier_comparison.parquet", "genre_classifiers", columns=COMPARISON_COLUMNS)
 GENRE_CLASSIFIER_RUNS = Stored("genre_classifiers.json", "genre_classifiers")
 CLASSIFIER_METRICS = Stored("classifier_metrics.parquet", "classifier_metrics")

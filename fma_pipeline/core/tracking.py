@@ -167,7 +167,8 @@ def _log_table(frame: pd.DataFrame, name: str, folder: Path) -> None:
 
 
 #: Facts of a trained model's ``extra`` logged as parameters of its run, when it has them.
-_EXTRA_PARAMS = ("search", "candidates", "families_chosen_by", "calibration", "n_tune", "n_train", "n_test")
+_EXTRA_PARAMS = ("search", "candidates", "families_chosen_by", "calibration", "n_tune", "n_train", "n_validation",
+                 "n_test")
 
 
 def trained_model_run(trained, name: str | None = None) -> dict:
@@ -199,6 +200,7 @@ def trained_model_run(trained, name: str | None = None) -> dict:
             "metrics": {**{f"test_{k}": v for k, v in trained.test.items()},
                         **{f"uncalibrated_test_{k}": v for k, v in trained.extra.get("uncalibrated", {}).items()},
                         "cv_macro_f1": trained.cv_macro_f1, "cv_macro_f1_std": trained.cv_macro_f1_std,
+                        "validation_macro_f1": trained.validation_macro_f1,  # NaN (not logged) without one
                         "fit_seconds": trained.fit_seconds, "predict_seconds": trained.predict_seconds},
             "tables": {"per_class.csv": trained.per_class, "confusion.csv": trained.confusion}}
 
