@@ -202,6 +202,17 @@ def test_a_damaged_output_is_listed_by_the_dry_run_then_rebuilt(small_root, capf
     assert out.strip() == "nothing to backfill", out
 
 
+def test_a_dropped_segment_table_of_a_folder_without_audio_is_rewritten(tmp_path):
+    """Found by bench/soak.py: a damaged segment file of an empty folder stayed damaged (nothing to decode)."""
+    from fma_pipeline.core.audio.extraction import empty_errors, empty_features
+
+    folder = tmp_path / "057"
+    folder.mkdir()
+    result = extract_folders({"057": folder}, {"057": (empty_features(), empty_errors(), None)},
+                             ExtractionSettings(workers=1))["057"]
+    assert result.changed
+
+
 def test_an_error_row_of_a_full_disk_is_retried_not_carried_forever(tmp_path):
     """Rows that blamed a good file for the machine (as stored before this was told apart) are retried."""
     folder = tmp_path / "000"

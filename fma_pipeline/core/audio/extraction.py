@@ -246,7 +246,9 @@ def _plan_folder(folder: str, path: Path, previous: pd.DataFrame | None,
         previous.insert(len(FILE_COLUMNS) - 1, SECONDS_COLUMN, np.float32("nan"))
     if previous is not None and list(previous.columns) != list(template.columns):
         previous = previous_segments = None  # another version's feature set: extract every file again
-    plan = _Plan(folder, changed=previous is None or previous_errors is None, stale=stale)
+    # a missing (or damaged, so dropped) table is rewritten even when no file needs decoding
+    plan = _Plan(folder, changed=previous is None or previous_errors is None
+                 or (segments and previous_segments is None), stale=stale)
     windows = (previous_segments.groupby(level="track_id") if segments and previous_segments is not None
                and len(previous_segments) else None)
     with_windows = set() if windows is None else set(windows.groups)
