@@ -33,6 +33,8 @@ def fake_pipeline(data_dir: Path) -> Path:
                            "split": rng.choice(["training", "validation", "test"], n, p=[0.8, 0.1, 0.1]),
                            "artist_id": rng.integers(1, 60, n)}, index=pd.Index(range(2, 2 + n), name="track_id"))
     write_parquet(tracks, out / "tracks.parquet")
+    write_parquet(pd.DataFrame({"source": "extracted", "folder": "000"}, index=tracks.index),
+                  out / "feature_sources.parquet")
     ratios = np.sort(rng.dirichlet(np.ones(60)))[::-1][:45]
     write_parquet(pd.DataFrame({"explained_variance_ratio": ratios},
                                index=[f"pc{i:03d}" for i in range(1, 46)]), out / "pca_explained_variance.parquet")
