@@ -115,6 +115,7 @@ def test_tag_a_folder_mixing_audio_and_junk(trained_root, gtzan_dir, tmp_path):
     assert main(["--data-dir", str(trained_root), "--quiet", "tag", str(folder), "--out", str(out)]) == 0
     table = pd.read_csv(out).set_index("path")
     assert len(table) == 3
-    assert table.loc[str(folder / "a.wav"), "status"] == "ok"
+    # a real clip is audio: a genre, or (the guard flags ~4 % of held-out music) unsure — never an error
+    assert table.loc[str(folder / "a.wav"), "status"] in ("ok", "unsure")
     assert table.loc[str(folder / "notes.mp3"), "reason"].startswith("cannot decode")
     assert table.loc[str(folder / "empty.flac"), "reason"] == "empty file (0 bytes)"

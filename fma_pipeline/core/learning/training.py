@@ -445,7 +445,7 @@ def track_macro_f1(estimator, X: pd.DataFrame, y) -> float:
 
 
 @dataclass
-class _Data:
+class TrainingProblem:
     """One training problem, sliced once: tuning rows and folds, selection and validation rows, fit rows, test rows.
 
     ``fit_ids`` (training + validation, sampled to ``fit_tracks``) are the champion's final
@@ -453,7 +453,27 @@ class _Data:
     candidates are fitted on ``select_ids`` (the training part) and ranked on
     ``validation_ids``, and the tuning sample is drawn from the training part only, so
     nothing has seen the validation rows; otherwise ``validation_ids`` is empty and
-    ``select_ids`` is ``fit_ids``.
+    ``select_ids`` is ``fit_ids``. Made by :func:`training_data`.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        A clip table or a window table, aligned with ``labels``.
+    labels : pandas.DataFrame
+        Tracks with ``genre``, ``split`` and ``artist_id``.
+    config : TrainingConfig
+        Samples, folds, families and the validation rule.
+
+    Attributes
+    ----------
+    test_ids, fit_ids, select_ids, validation_ids, tune_ids : pandas.Index
+        Track ids of each part.
+    X_tune, y_tune : pandas.DataFrame, pandas.Series
+        The tuning rows and their genres.
+    folds : list of tuple of (numpy.ndarray, numpy.ndarray)
+        Artist-grouped folds over the tuning rows.
+    families : list of str
+        Feature family sets the search may choose from.
     """
 
     X: pd.DataFrame
@@ -484,11 +504,17 @@ class _Data:
 
     @functools.cached_property
     def y_fit(self) -> pd.Series:
+        """Genres of :attr:`X_fit`'s rows."""
         return row_labels(self.X_fit, self.labels, "genre")
 
     @property
     def chooses_on_validation(self) -> bool:
-        """Whether candidates are fitted on the training rows and ranked on the validation rows."""
+        """Whether candidates are fitted on the training rows and ranked on the validation rows.
+
+        Returns
+        -------
+        bool
+        """
         return len(self.validation_ids) > 0
 
     @functools.cached_property
@@ -498,21 +524,37 @@ class _Data:
 
     @functools.cached_property
     def y_select(self) -> pd.Series:
+        """Genres of :attr:`X_select`'s rows."""
         return row_labels(self.X_select, self.labels, "genre")
 
     @functools.cached_property
     def X_validation(self) -> pd.DataFrame:
+        """Rows of the validation tracks (empty when the champion is chosen by CV)."""
         return rows_of(self.X, self.validation_ids)
 
     @functools.cached_property
     def X_test(self) -> pd.DataFrame:
+        """Rows of the test tracks."""
         return rows_of(self.X, self.test_ids)
 
     @property
     def smallest_fold(self) -> int:
+        """Training rows of the smallest tuning fold (bounds kNN's neighbours).
+
+        Returns
+        -------
+        int
+        """
         return min(len(train) for train, _ in self.folds)
 
     def sizes(self) -> dict:
+        """Track counts of each part, recorded with every model.
+
+        Returns
+        -------
+        dict
+            ``n_train``, ``n_validation``, ``n_test``, ``n_tune`` and ``cv_folds``.
+        """
         return {"n_train": len(self.select_ids), "n_validation": len(self.validation_ids),
                 "n_test": len(self.test_ids), "n_tune": len(self.tune_ids), "cv_folds": len(self.folds)}
 
@@ -602,7 +644,7 @@ def readable_params(params: dict) -> dict:
     return out
 
 
-def _search(name: str, branch: str, data: _Data, families: list[str]):
+def _search(name: str, branch: str, data: TrainingProblem, families: list[str]):
     """Run one model's search on the tuning rows; returns the fitted search object."""
     config = data.config
     pipeline = make_pipeline(zoo(config.seed)[name].build(), branch, config.pca_variance, config.seed)
@@ -612,7 +654,7 @@ def _search(name: str, branch: str, data: _Data, families: list[str]):
     return search.fit(data.X_tune, data.y_tune), pipeline
 
 
-def _candidates(name: str, data: _Data, families: list[str]) -> int:
+def _candidates(name: str, data: TrainingProblem, families: list[str]) -> int:
     """How many candidates a model's search will try (for progress estimates)."""
     config = data.config
     if config.search == "random":
@@ -621,7 +663,7 @@ def _candidates(name: str, data: _Data, families: list[str]) -> int:
     return int(np.prod([len(v) for v in grid.values()]))
 
 
-def train_branch(names: tuple[str, ...] | list[str], branch: str, data: _Data, report: Reporter | None = None
+def train_branch(names: tuple[str, ...] | list[str], branch: str, data: TrainingProblem, report: Reporter | None = None
                  ) -> list[TrainedModel]:
     """The models of one branch: families chosen once by :data:`FAMILY_JUDGE`, then each model's own search.
 
@@ -633,7 +675,7 @@ def train_branch(names: tuple[str, ...] | list[str], branch: str, data: _Data, r
         Zoo keys to train.
     branch : str
         ``scaled`` or ``pca``.
-    data : _Data
+    data : TrainingProblem
         The training problem (see :func:`training_data`).
     report : Reporter or None, default None
         Receives a line per step.
@@ -677,7 +719,7 @@ def train_branch(names: tuple[str, ...] | list[str], branch: str, data: _Data, r
     return out
 
 
-def training_data(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = TrainingConfig()) -> _Data:
+def training_data(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = TrainingConfig()) -> TrainingProblem:
     """One training problem for :func:`train_branch`: rows aligned with labels, samples and folds drawn.
 
     Parameters
@@ -691,10 +733,10 @@ def training_data(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig 
 
     Returns
     -------
-    _Data
+    TrainingProblem
     """
     labels, X = _aligned(X, labels)
-    return _Data(X, labels, config)
+    return TrainingProblem(X, labels, config)
 
 
 def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
@@ -721,7 +763,7 @@ def train_one(name: str, branch: str, X: pd.DataFrame, labels: pd.DataFrame,
     return train_branch([name], branch, training_data(X, labels, config))[0]
 
 
-def _evaluate(name: str, branch: str, estimator, data: _Data, cv_scores: np.ndarray, best_params: dict,
+def _evaluate(name: str, branch: str, estimator, data: TrainingProblem, cv_scores: np.ndarray, best_params: dict,
               imbalance: str, started: float, extra: dict | None = None, *, fit: bool = True) -> TrainedModel:
     """Refit ``estimator`` on the selection rows (unless ``fit`` is False); score it on validation and test."""
     fit_started = time.perf_counter()
@@ -739,7 +781,7 @@ def _evaluate(name: str, branch: str, estimator, data: _Data, cv_scores: np.ndar
     )
 
 
-def test_scores(estimator, data: _Data) -> dict:
+def test_scores(estimator, data: TrainingProblem) -> dict:
     """Held-out scores of a fitted model, per track.
 
     Accuracy, balanced accuracy, macro-F1, majority baseline, calibration (ECE, Brier,
@@ -749,7 +791,7 @@ def test_scores(estimator, data: _Data) -> dict:
     ----------
     estimator : estimator
         A fitted classifier with ``predict_proba``.
-    data : _Data
+    data : TrainingProblem
         The training problem (its test rows and fit labels).
 
     Returns
@@ -772,14 +814,14 @@ def test_scores(estimator, data: _Data) -> dict:
             "confusion": evaluation.confusion(y_test, y_pred, classes)}
 
 
-def validation_macro_f1(estimator, data: _Data) -> float:
+def validation_macro_f1(estimator, data: TrainingProblem) -> float:
     """Per-track macro-F1 on the validation rows (NaN when the problem does not choose on validation).
 
     Parameters
     ----------
     estimator : estimator
         A classifier fitted on the selection rows.
-    data : _Data
+    data : TrainingProblem
         The training problem.
 
     Returns
@@ -805,7 +847,7 @@ def selection_score(model: TrainedModel) -> float:
     return model.cv_macro_f1 if np.isnan(model.validation_macro_f1) else model.validation_macro_f1
 
 
-def train_ensemble(members: list[TrainedModel], data: _Data, report: Reporter | None = None) -> TrainedModel:
+def train_ensemble(members: list[TrainedModel], data: TrainingProblem, report: Reporter | None = None) -> TrainedModel:
     """Soft-voting ensemble of already-tuned pipelines.
 
     Cross-validated on the tuning folds with fresh members; the final ensemble votes with
@@ -815,7 +857,7 @@ def train_ensemble(members: list[TrainedModel], data: _Data, report: Reporter | 
     ----------
     members : list of TrainedModel
         The tuned, fitted members.
-    data : _Data
+    data : TrainingProblem
         The training problem.
     report : Reporter or None, default None
         Receives one line with the ensemble's CV score.
