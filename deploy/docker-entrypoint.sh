@@ -79,9 +79,9 @@ check_secrets() {
   # The backend store's own password (MLflow's PostgreSQL login) is held to the same rules
   case "${MLFLOW_BACKEND_STORE_URI:-}" in
     ""|*CHANGE-ME*|*change-me*|*CHANGEME*|*changeme*) ;;
-    *) password=$(url_password "$MLFLOW_BACKEND_STORE_URI")
-       if [ -n "$password" ]; then
-         why=$(weakness "$password")
+    *) uri_pw=$(url_password "$MLFLOW_BACKEND_STORE_URI")
+       if [ -n "$uri_pw" ]; then
+         why=$(weakness "$uri_pw")
          [ -z "$why" ] || problems="$problems\n  MLFLOW_BACKEND_STORE_URI carries a password that $why"
        else
          case "$MLFLOW_BACKEND_STORE_URI" in

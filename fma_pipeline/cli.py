@@ -530,8 +530,11 @@ def main(argv: list[str] | None = None) -> int:
         if why is None:
             raise
         try:  # SQLite says "disk I/O error" when its journal finds the disk full: the free space tells
-            free = f" ({shutil.disk_usage(os.environ['FMA_DATA_DIR']).free / 2**20:.0f} MB free on the data root's disk)"
-        except (KeyError, OSError):
+            from fma_pipeline.core.catalogue import default_data_dir
+
+            root = Path(args.data_dir) if getattr(args, "data_dir", None) else default_data_dir()
+            free = f" ({shutil.disk_usage(root).free / 2**20:.0f} MB free on the data root's disk)"
+        except OSError:
             free = ""
         print(f"fma-pipeline {args.command}: stopped by the machine: {why}{free}. Outputs are replaced whole or "
               "not at all, so the last good ones are kept; run the command again once this is fixed.",
