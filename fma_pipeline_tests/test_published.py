@@ -228,7 +228,7 @@ def test_a_metadata_only_root_materialises_every_clip_level_asset(metadata_only)
 
 def test_backfill_and_the_automation_ignore_published_rows(metadata_only, tmp_path):
     from fma_pipeline.orchestration.backfill import find_backfill_partitions
-    from fma_pipeline.orchestration.resources import FmaData
+    from fma_pipeline.orchestration.resources import Extraction, FmaData
     from fma_pipeline.orchestration.schedules import build_rescan_schedule
     from fma_pipeline.orchestration.sensors import new_tracks_sensor
 
@@ -237,9 +237,9 @@ def test_backfill_and_the_automation_ignore_published_rows(metadata_only, tmp_pa
     assert DataRoot(root).partition_paths(PUBLISHED_FEATURES)  # published folders exist ...
     with dg.DagsterInstance.ephemeral() as instance:
         assert find_backfill_partitions(instance, fma) == []  # ... and none is listed
-        context = dg.build_sensor_context(instance=instance, cursor=None, resources={"fma": fma})
+        context = dg.build_sensor_context(instance=instance, cursor=None, resources={"fma": fma, "extraction": Extraction()})
         assert not new_tracks_sensor(context).run_requests
-        tick = dg.build_schedule_context(instance=instance, resources={"fma": fma})
+        tick = dg.build_schedule_context(instance=instance, resources={"fma": fma, "extraction": Extraction()})
         assert not build_rescan_schedule("*/5 * * * *").evaluate_tick(tick).run_requests
         (root / "fma_small" / "007").mkdir(parents=True)
         shutil.copy2(__file__, root / "fma_small" / "007" / "007001.mp3")  # audio arrives in one folder
@@ -313,20 +313,20 @@ def test_the_comparison_shows_the_spread_and_the_swapped_tracks(mixed):
 def test_new_audio_is_extracted_and_wins_over_the_published_row(mixed, tiny_sample):
     from fma_pipeline.definitions import all_assets, all_checks
     from fma_pipeline.orchestration.assets.features import folder_features
-    from fma_pipeline.orchestration.resources import FmaData
+    from fma_pipeline.orchestration.resources import Extraction, FmaData
     from fma_pipeline.orchestration.sensors import new_tracks_sensor, scan_folders
 
     root, instance, resources_, values, published, swapped, gone = mixed
     fma = FmaData(data_dir=str(root))
     cursor = __import__("json").dumps(scan_folders(fma.audio_dir))
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"fma": fma})
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"fma": fma, "extraction": Extraction()})
     assert not new_tracks_sensor(context).run_requests  # published rows alone request nothing
     tid = gone[0]
     source = next(tiny_sample.rglob(f"{tid:06d}.*"))
     target = root / source.relative_to(tiny_sample)
     shutil.copy2(source, target)  # the track's audio arrives
     requests = new_tracks_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                                         resources={"fma": fma})).run_requests
+                                                         resources={"fma": fma, "extraction": Extraction()})).run_requests
     assert [r.partition_key for r in requests] == [target.parent.name]
     dg.materialize([folder_features, *all_checks], instance=instance, resources=resources_,
                    partition_key=target.parent.name)

@@ -59,9 +59,9 @@ def test_workers_die_when_only_the_process_that_made_the_pool_is_killed(tmp_path
 
 
 def _stall_in_c_for_file_3() -> None:
-    """Pool initializer: ``decode`` of 000003 blocks with SIGALRM blocked, as a decoder stuck in
+    """Pool initializer: decoding 000003 (``decode_for``) blocks with SIGALRM blocked, as a decoder stuck in
     C code that never returns to Python would, so that only the pool's kill can end it."""
-    original = file_worker.decode
+    original = file_worker.decode_for
 
     def decode(path, *args, **kwargs):
         if Path(path).name.startswith("000003"):
@@ -69,19 +69,19 @@ def _stall_in_c_for_file_3() -> None:
             time.sleep(3600)
         return original(path, *args, **kwargs)
 
-    file_worker.decode = decode
+    file_worker.decode_for = decode
 
 
 def _stall_in_python_for_file_3() -> None:
-    """Pool initializer: ``decode`` of 000003 sleeps (interruptible): the worker's alarm ends it."""
-    original = file_worker.decode
+    """Pool initializer: decoding 000003 (``decode_for``) sleeps (interruptible): the worker's alarm ends it."""
+    original = file_worker.decode_for
 
     def decode(path, *args, **kwargs):
         if Path(path).name.startswith("000003"):
             time.sleep(3600)
         return original(path, *args, **kwargs)
 
-    file_worker.decode = decode
+    file_worker.decode_for = decode
 
 
 @pytest.fixture
