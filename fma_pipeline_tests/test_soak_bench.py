@@ -25,7 +25,8 @@ def test_soak_kills_two_runs_and_loses_and_duplicates_nothing(tmp_path):
     env = {**os.environ, "TMPDIR": str(tmp_path),  # its data root goes under tmp_path
            "PYTHONPATH": str(REPO)}  # this checkout's fma_pipeline, also in the runner subprocesses
     out = subprocess.run([sys.executable, str(BENCH), "--runs", "3", "--kills", "2", "--kill-probability", "1",
-                          "--tracks-per-genre", "1", "--workers", "1", "--seed", "1"],
+                          "--tracks-per-genre", "1", "--workers", "1", "--seed", "1",
+                          "--import-kills", "0"],  # import kills: test_import_kills.py
                          env=env, capture_output=True, text=True, timeout=880)
     report = out.stdout + out.stderr[-3000:]
     assert out.returncode == 0, report
