@@ -64,10 +64,12 @@ file's native rate, then the project's own families). **Bump it whenever any fea
 changes.** It is stored with every ``track_features`` and ``segment_features`` file and every
 registered model, so outputs of another definition are re-extracted and models of another
 definition refused (docs/feature-definitions.md). Outputs of versions before it carry none."""
+#: The rate librosa assumes when a call is not given ``sr``, as features.py's spectral calls are not.
+LIBROSA_DEFAULT_SR = 22_050
 #: Files below this rate are analysed at it (resampled up): features.py itself fails on them (its
 #: 84-bin CQT reaches 4 kHz), and it is the rate its calls without ``sr`` assume. FMA's clips are
 #: 44.1 kHz, so FMA never meets it. Part of the definition: changing it is a bump.
-MIN_NATIVE_SR = 22_050
+MIN_NATIVE_SR = LIBROSA_DEFAULT_SR
 
 #: Series per feature family, in FMA's (alphabetical) column order.
 FEATURE_SIZES: dict[str, int] = {
@@ -75,8 +77,6 @@ FEATURE_SIZES: dict[str, int] = {
     "spectral_bandwidth": 1, "spectral_centroid": 1, "spectral_contrast": 7,
     "spectral_rolloff": 1, "tonnetz": 6, "zcr": 1,
 }
-#: The rate librosa assumes when a call is not given ``sr``, as features.py's spectral calls are not.
-LIBROSA_DEFAULT_SR = 22_050
 N_SERIES = sum(FEATURE_SIZES.values())  # 74
 N_FMA_FEATURES = N_SERIES * len(STATISTICS)  # 518
 #: The family FMA does not have: correlations of MFCC pairs, upper triangle, row by row.
