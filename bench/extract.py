@@ -345,7 +345,7 @@ def mode_throughput(args, tmp: Path) -> None:
                   f"give at most {2 / cpu_per_clip:.1f} clips/s")
     print(f"  2 workers: {results[2]:.2f} clips/s   target >= {TARGET_CLIPS_PER_S_2W} clips/s  "
           f"{verdict(results[2] >= TARGET_CLIPS_PER_S_2W)}   (scaling {results[2] / results[1]:.2f}x)")
-    print(f"\n== at FMA size, 2 workers (pool start-up, a few seconds, not included)")
+    print("\n== at FMA size, 2 workers (pool start-up, a few seconds, not included)")
     for subset, clips in FMA_SIZES.items():
         by_rate, by_cpu = clips / results[2] / 60, clips * cpu_per_clip / 2 / 60
         target = (f"   target <= {TARGET_MEDIUM_MINUTES} min: {verdict(by_rate <= TARGET_MEDIUM_MINUTES)}"

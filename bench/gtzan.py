@@ -39,7 +39,8 @@ from fma_pipeline.core.fma.importer import import_collection  # noqa: E402
 from fma_pipeline.core.learning.families import FAMILY_SETS  # noqa: E402
 from fma_pipeline.core.learning.models import SEGMENT_FAMILIES  # noqa: E402
 from fma_pipeline.core.audio.windows import SegmentConfig, segment_frame, segment_rows  # noqa: E402
-from fma_pipeline.core.learning.training import TrainingConfig, train_all  # noqa: E402
+from fma_pipeline.core.learning.training import train_all  # noqa: E402
+from fma_pipeline.core.learning.training_config import TrainingConfig  # noqa: E402
 from fma_pipeline.core.fma.metadata import read_tracks  # noqa: E402
 from fma_pipeline.core.catalogue import DataRoot  # noqa: E402
 

@@ -49,7 +49,9 @@ def child(code_root: str, data_dir: str, out: str) -> None:
     sys.path.insert(0, code_root)
     warnings.simplefilter("ignore")
     import fma_pipeline
-    from fma_pipeline.core.learning.training import TrainingConfig, champion, comparison_table, train_all
+    from fma_pipeline.core.learning.comparison import champion, comparison_table
+    from fma_pipeline.core.learning.training import train_all
+    from fma_pipeline.core.learning.training_config import TrainingConfig
     from fma_pipeline.core.storage import read_parquet
 
     assert Path(fma_pipeline.__file__).is_relative_to(code_root), fma_pipeline.__file__

@@ -6,14 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
 from fma_pipeline.core.audio.features import N_FEATURES, flat_feature_names
 from fma_pipeline.core.learning.families import FAMILY_SETS, FeatureFamilies, family_choices, family_mask
 from fma_pipeline.core.learning import evaluation
-from fma_pipeline.core.learning.training import (TrainingConfig, calibrate, champion, comparison_table,
-                                                 sample_tracks, train_all, train_one, training_data)
+from fma_pipeline.core.learning.calibration import calibrate
+from fma_pipeline.core.learning.comparison import champion, comparison_table
+from fma_pipeline.core.learning.problem import sample_tracks, training_data
+from fma_pipeline.core.learning.search import train_one
+from fma_pipeline.core.learning.training import train_all
+from fma_pipeline.core.learning.training_config import TrainingConfig
 
 NAMES = list(flat_feature_names())
 TIMBRE = family_mask("timbre")

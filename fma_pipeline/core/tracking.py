@@ -174,7 +174,7 @@ _EXTRA_PARAMS = ("search", "candidates", "families_chosen_by", "calibration", "n
 def trained_model_run(trained, name: str | None = None) -> dict:
     """The MLflow run of one trained model, as an entry of :func:`log_nested_runs`.
 
-    The one mapping from a :class:`~fma_pipeline.core.learning.training.TrainedModel` to
+    The one mapping from a :class:`~fma_pipeline.core.learning.trained_model.TrainedModel` to
     MLflow, used by the genre zoo (:func:`log_training`) and the sub-genre classifiers alike:
     its choice as parameters (``model``, ``branch``, ``imbalance``, the search's facts,
     ``param.*``), its scores as metrics (``test_*``, a calibrated champion's
@@ -240,7 +240,7 @@ def log_training(store: MlflowStore, models: list, X_example: pd.DataFrame, *,
                  registered_model: str = REGISTERED_MODEL) -> dict:
     """Log one parent run with a child run per trained model; register the champion.
 
-    ``models`` are :class:`fma_pipeline.core.learning.training.TrainedModel`; the caller says
+    ``models`` are :class:`fma_pipeline.core.learning.trained_model.TrainedModel`; the caller says
     which is the champion and gives the comparison table, so tracking does not depend on how
     the learning core chooses or compares. Returns
     ``{'parent_run_id', 'runs': {key: run_id}, 'champion': key, 'version': str|None}``.

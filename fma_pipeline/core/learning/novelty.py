@@ -314,24 +314,25 @@ def guard_champion(trained, X: pd.DataFrame, labels: pd.DataFrame, config, progr
 
     Parameters
     ----------
-    trained : training.TrainedModel
+    trained : trained_model.TrainedModel
         The (calibrated) champion.
     X, labels : pandas.DataFrame
         The feature matrix (clips or windows) and the tracks, as given to training.
-    config : training.TrainingConfig
+    config : training_config.TrainingConfig
         The training configuration (its seed and samples).
     progress : callable, optional
         Receives one line with the rates.
 
     Returns
     -------
-    training.TrainedModel
+    trained_model.TrainedModel
         Same scores, ``pipeline`` a :class:`GuardedClassifier`; ``test['novel_rate']`` is the
         share of held-out test rows the guard flags (real music: should be near
         :data:`FALSE_ALARM`), ``extra['novelty_held_out_false_alarm']`` the rate on the guard's
         own held-out training rows.
     """
-    from fma_pipeline.core.learning.training import TrainedModel, training_data
+    from fma_pipeline.core.learning.problem import training_data
+    from fma_pipeline.core.learning.trained_model import TrainedModel
 
     data = training_data(X, labels, config)
     rows = data.X_fit

@@ -19,7 +19,6 @@ with fewer than two sub-genres left, or no test track, is skipped with its reaso
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,8 +26,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from fma_pipeline.core.learning import evaluation
-from fma_pipeline.core.learning.training import (TrainedModel, TrainingConfig, champion, split_rows, train_branch,
-                                                 training_data)
+from fma_pipeline.core.learning.comparison import champion
+from fma_pipeline.core.learning.problem import split_rows, training_data
+from fma_pipeline.core.learning.search import train_branch
+from fma_pipeline.core.learning.trained_model import TrainedModel
+from fma_pipeline.core.learning.training_config import TrainingConfig
+from fma_pipeline.core.progress import Progress, Reporter
 from fma_pipeline.core.settings import documented, field_doc
 
 FLAT, HIERARCHICAL, TOP = "(flat)", "(hierarchical)", "(top level)"
@@ -253,7 +256,7 @@ def _row(name: str, m: TrainedModel) -> dict:
 
 
 def train_subgenres(X: pd.DataFrame, labels: pd.DataFrame, config: SubgenreConfig = SubgenreConfig(),
-                    progress: Callable[[str], None] | None = None) -> SubgenreResults:
+                    progress: Progress | None = None) -> SubgenreResults:
     """Every classifier of the study; ``labels`` is a ``subgenre_labels`` table.
 
     ``progress`` receives a line per classifier (its best model and scores, or why it was skipped).
@@ -266,7 +269,7 @@ def train_subgenres(X: pd.DataFrame, labels: pd.DataFrame, config: SubgenreConfi
         A ``subgenre_labels`` table.
     config : SubgenreConfig, default SubgenreConfig()
         Models, branch, folds and search.
-    progress : Callable[[str], None] or None, default None
+    progress : Progress or None, default None
         Receives the progress lines.
 
     Returns
@@ -276,15 +279,15 @@ def train_subgenres(X: pd.DataFrame, labels: pd.DataFrame, config: SubgenreConfi
     labels = labels.loc[labels.index.intersection(X.index)]
     with_sub = labels[labels["has_subgenre"].astype(bool)]
     results, per_parent = SubgenreResults(), {}
-    started = time.perf_counter()
+    # One unit per classifier: a parent each, and the flat and top-level ones.
+    report = Reporter(progress, with_sub["genre"].nunique() + 2, "subgenre_classifiers")
 
     def fit(name: str, frame: pd.DataFrame) -> TrainedModel | str:
         trained = fit_best(X, frame, config)
-        if progress:
-            outcome = (f"skipped: {trained}" if isinstance(trained, str) else
-                       f"{trained.model}, CV macro-F1 {trained.cv_macro_f1:.3f}, test accuracy "
-                       f"{trained.test['accuracy']:.3f} on {trained.extra['n_test']} tracks")
-            progress(f"subgenre_classifiers: {name}: {outcome} (elapsed {time.perf_counter() - started:.0f} s)")
+        outcome = (f"skipped: {trained}" if isinstance(trained, str) else
+                   f"{trained.model}, CV macro-F1 {trained.cv_macro_f1:.3f}, test accuracy "
+                   f"{trained.test['accuracy']:.3f} on {trained.extra['n_test']} tracks")
+        report.say(f"{name}: {outcome}", units=1)
         return trained
 
     for parent, group in with_sub.groupby("genre"):

@@ -18,8 +18,11 @@ from fma_pipeline.core.audio.served import SEGMENT, ServedModel
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.models import SEGMENT_FAMILIES, SEGMENT_MODELS
 from fma_pipeline.core.learning.novelty import guard_champion
-from fma_pipeline.core.learning.training import (TrainingConfig, calibrate, champion, comparison_table,
-                                                 level_comparison, split_rows, tracks_needed, train_all)
+from fma_pipeline.core.learning.calibration import calibrate
+from fma_pipeline.core.learning.comparison import champion, comparison_table, level_comparison
+from fma_pipeline.core.learning.problem import split_rows, tracks_needed
+from fma_pipeline.core.learning.training import train_all
+from fma_pipeline.core.learning.training_config import TrainingConfig
 from fma_pipeline.core.tracking import load_run_model, log_training
 from fma_pipeline.orchestration.assets.features import NO_SEGMENTS
 from fma_pipeline.orchestration.config import mirrored
