@@ -26,6 +26,8 @@ def test_track_paths():
     assert str(audio_path("fma_medium", 2)) == "fma_medium/000/000002.mp3"
     assert track_id_from_path(audio_path("x", 123456)) == 123456
     assert track_id_from_path("notes.mp3") is None
+    # Other scripts' digits are not track ids (int() would read "٢٣٤" as 234).
+    assert track_id_from_path("000٢٣٤.mp3") is None and track_id_from_path("０００００２.mp3") is None
     assert subsets_within("medium") == ("small", "medium")
 
 

@@ -25,7 +25,9 @@ NO_AUDIO_CLIPS: frozenset[int] = frozenset({99134, 108925, 133297})
 #: Audio extensions the pipeline looks for inside a folder (soundfile decodes all of them).
 AUDIO_EXTENSIONS: frozenset[str] = frozenset({".mp3", ".wav", ".flac", ".ogg", ".oga"})
 
-_TRACK_FILE = re.compile(r"^(\d{1,9})$")
+#: A clip's stem is its track id in ASCII digits (``\d`` alone would also take ``٢٣٤`` or
+#: full-width ``２``, and map a stray file onto a real track's id).
+_TRACK_FILE = re.compile(r"^([0-9]{1,9})$")
 
 
 def folder_of(track_id: int) -> str:
