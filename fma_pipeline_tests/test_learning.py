@@ -12,7 +12,7 @@ from fma_pipeline.core.learning.families import FAMILY_SETS, FeatureFamilies, fa
 from fma_pipeline.core.learning import evaluation
 from fma_pipeline.core.learning.calibration import calibrate
 from fma_pipeline.core.learning.comparison import champion, comparison_table
-from fma_pipeline.core.learning.problem import sample_tracks, training_data
+from fma_pipeline.core.learning.problem import MIN_SCORED_TRACKS, sample_tracks, search_folds, training_data
 from fma_pipeline.core.learning.search import train_one
 from fma_pipeline.core.learning.training import train_all
 from fma_pipeline.core.learning.training_config import TrainingConfig
@@ -131,6 +131,26 @@ def test_tuning_sample_takes_whole_artists_and_keeps_the_genre_mix():
     model = train_one("lda", "scaled", X, labels, TrainingConfig(n_jobs=1, cv_folds=3, tune_tracks=60))
     assert model.extra["n_tune"] < model.extra["n_train"] == 180  # tuned on a sample, refit on all training tracks
     assert model.test["accuracy"] > model.test["majority_baseline"] + 0.3
+
+
+def test_a_small_tuning_sample_repeats_its_folds_with_fresh_shuffles():
+    """56 tuning tracks: 3-fold CV scores a candidate on 56 held-out predictions, so the folds are
+    repeated (new shuffles) until at least MIN_SCORED_TRACKS are scored; from 150 tracks, once."""
+    X, labels = synthetic(n_per_genre=24, genres=3)
+    data = training_data(X, labels, TrainingConfig(cv_folds=3))
+    n = len(data.tune_ids)
+    assert data.cv_repeats == int(np.ceil(MIN_SCORED_TRACKS / n)) > 1
+    assert len(data.folds) == 3 * data.cv_repeats and data.sizes()["cv_folds"] == 3
+    held_out = [frozenset(test) for _, test in data.folds]
+    assert len(set(held_out)) == len(held_out)  # each repeat is a new shuffle
+    for r in range(data.cv_repeats):  # each repeat holds every tuning row out exactly once
+        assert sorted(np.concatenate([t for _, t in data.folds[3 * r:3 * r + 3]])) == list(range(n))
+    artists = data.labels.loc[data.tune_ids, "artist_id"].to_numpy()
+    for train, test in data.folds:  # an artist never on both sides
+        assert not set(artists[train]) & set(artists[test])
+    y, groups = pd.Series(np.repeat(["a", "b"], 100)), pd.Series(np.arange(200))
+    folds, repeats = search_folds(y, groups, 3, 0, n_tracks=200)
+    assert repeats == 1 and len(folds) == 3
 
 
 def test_the_champion_is_chosen_on_the_validation_split_and_refit_on_training_plus_validation():

@@ -77,6 +77,51 @@ def cv_folds(y: pd.Series, groups: pd.Series, folds: int, seed: int) -> list[tup
     return list(splitter.split(np.zeros(len(y)), np.asarray(y), np.asarray(groups)))
 
 
+#: The search scores each candidate on at least this many held-out tracks, repeating its
+#: folds with fresh shuffles when the tuning sample is smaller (see :func:`search_folds`).
+MIN_SCORED_TRACKS = 150
+#: At most this many repeats of the search's folds.
+MAX_CV_REPEATS = 5
+
+
+def search_folds(y: pd.Series, groups: pd.Series, folds: int, seed: int, n_tracks: int
+                 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    """The search's folds: :func:`cv_folds`, repeated with fresh shuffles when the tuning sample is small.
+
+    Why: with 3 folds every tuning track is held out once, so on gtzan-mini's 56 training
+    clips a candidate's score rests on 56 predictions, and one clip moving fold moves it by
+    ~0.02, enough to swap the feature-family set the judge chooses. ``bench/gtzan.py``
+    measured it: with one shuffle the choice flipped to ``all`` in 3 of 10 outer folds
+    (champion 0.829 accuracy); with the folds repeated 3 or 5 times it settled on
+    ``timbre`` (0.857), as it does when ``timbre`` is the only choice. Repeating until each
+    candidate is scored on at least :data:`MIN_SCORED_TRACKS` held-out tracks (at most
+    :data:`MAX_CV_REPEATS` times) costs nothing that matters at that size and nothing at
+    all from 150 tuning tracks up (the built-in sample, FMA).
+
+    Parameters
+    ----------
+    y : pandas.Series
+        Genre of each tuning row.
+    groups : pandas.Series
+        Group (artist id) of each tuning row.
+    folds : int
+        Folds per repeat wanted (see :func:`cv_folds`).
+    seed : int
+        Seed of the first repeat; repeat ``r`` uses ``seed + r``.
+    n_tracks : int
+        Tracks in the tuning sample (rows may be windows).
+
+    Returns
+    -------
+    folds : list of tuple of (numpy.ndarray, numpy.ndarray)
+        Every repeat's folds, one after the other.
+    repeats : int
+        How many repeats they hold.
+    """
+    repeats = int(min(MAX_CV_REPEATS, max(1, np.ceil(MIN_SCORED_TRACKS / max(n_tracks, 1)))))
+    return [fold for r in range(repeats) for fold in cv_folds(y, groups, folds, seed + r)], repeats
+
+
 def sample_tracks(labels: pd.DataFrame, limit: int, seed: int = 0, min_artists: int = 0) -> pd.Index:
     """About ``limit`` track ids of ``labels`` (0 = all): whole artists, genres in proportion.
 
@@ -202,7 +247,9 @@ class TrainingProblem:
     X_tune, y_tune : pandas.DataFrame, pandas.Series
         The tuning rows and their genres.
     folds : list of tuple of (numpy.ndarray, numpy.ndarray)
-        Artist-grouped folds over the tuning rows.
+        Artist-grouped folds over the tuning rows (every repeat's, see :func:`search_folds`).
+    cv_repeats : int
+        Repeats of the folds in :attr:`folds`.
     families : list of str
         Feature family sets the search may choose from.
     """
@@ -224,7 +271,8 @@ class TrainingProblem:
         self.X_tune = rows_of(self.X, self.tune_ids)
         self.y_tune = row_labels(self.X_tune, self.labels, "genre")
         groups = row_labels(self.X_tune, self.labels, "artist_id")
-        self.folds = cv_folds(self.y_tune, groups, self.config.cv_folds, self.config.seed)
+        self.folds, self.cv_repeats = search_folds(self.y_tune, groups, self.config.cv_folds, self.config.seed,
+                                                   len(self.tune_ids))
         # A matrix that is not our 708 features only has 'all', whatever was asked for.
         self.families = [f for f in family_choices(self.X.columns) if f in self.config.families] or ["all"]
 
@@ -284,10 +332,12 @@ class TrainingProblem:
         Returns
         -------
         dict
-            ``n_train``, ``n_validation``, ``n_test``, ``n_tune`` and ``cv_folds``.
+            ``n_train``, ``n_validation``, ``n_test``, ``n_tune``, ``cv_folds`` (per repeat) and
+            ``cv_repeats``.
         """
         return {"n_train": len(self.select_ids), "n_validation": len(self.validation_ids),
-                "n_test": len(self.test_ids), "n_tune": len(self.tune_ids), "cv_folds": len(self.folds)}
+                "n_test": len(self.test_ids), "n_tune": len(self.tune_ids),
+                "cv_folds": len(self.folds) // self.cv_repeats, "cv_repeats": self.cv_repeats}
 
 
 def training_data(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = TrainingConfig()) -> TrainingProblem:
