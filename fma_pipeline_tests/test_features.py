@@ -157,12 +157,24 @@ def test_spectral_passes_are_librosas(generated):
     centroid, bandwidth = spectral.centroid_and_bandwidth(stft, freq)
     np.testing.assert_allclose(centroid, librosa.feature.spectral_centroid(S=stft), rtol=1e-6)
     np.testing.assert_allclose(bandwidth, librosa.feature.spectral_bandwidth(S=stft), rtol=1e-5)
+    magnitude, power = spectral.stft_magnitude(x, n_fft=2048, hop_length=512)
+    np.testing.assert_array_equal(magnitude, stft)  # bit for bit, and Fortran-ordered like librosa's
+    np.testing.assert_array_equal(power, stft * stft)
+    assert magnitude.flags.f_contiguous and power.flags.f_contiguous
+    short = x[:1500]  # shorter than a frame: librosa pads the whole signal at once
+    np.testing.assert_array_equal(spectral.stft_magnitude(short)[0], np.abs(librosa.stft(short, n_fft=2048)))
     np.testing.assert_array_equal(spectral.rolloff(stft, freq), librosa.feature.spectral_rolloff(S=stft))
+    np.testing.assert_array_equal(spectral.rolloff(np.ascontiguousarray(stft), freq),
+                                  librosa.feature.spectral_rolloff(S=stft))  # C order: the row-by-row sum
     np.testing.assert_allclose(spectral.contrast(stft, freq, LIBROSA_DEFAULT_SR),
                                librosa.feature.spectral_contrast(S=stft, n_bands=6), rtol=1e-5)
     np.testing.assert_allclose(spectral.rms_from_power(stft**2), librosa.feature.rms(S=stft), rtol=1e-5)
     np.testing.assert_array_equal(spectral.zero_crossing_rate(x),
                                   librosa.feature.zero_crossing_rate(x, frame_length=2048, hop_length=512))
+    # zeros, negative zeros and values within librosa's 1e-10 of zero count as positive
+    edgy = np.random.default_rng(0).choice(np.float32([-0.0, 0.0, -1e-11, 1e-11, -0.5, 0.5]), 20_000)
+    np.testing.assert_array_equal(spectral.zero_crossing_rate(edgy),
+                                  librosa.feature.zero_crossing_rate(edgy, frame_length=2048, hop_length=512))
 
 
 def sine(hz: float, sr: int = FMA_SR, seconds: float = 5.0) -> np.ndarray:

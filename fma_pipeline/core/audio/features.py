@@ -273,9 +273,8 @@ def frame_series(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.n
 
     sr, n_fft, hop = config.sr, config.n_fft, config.hop_length
     y = np.ascontiguousarray(y, dtype=np.float32)
-    # stft = np.abs(librosa.stft(x, n_fft=2048, hop_length=512))
-    magnitude = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
-    power = magnitude * magnitude
+    # stft = np.abs(librosa.stft(x, n_fft=2048, hop_length=512)), and stft**2
+    magnitude, power = spectral.stft_magnitude(y, n_fft=n_fft, hop_length=hop)
     column_max = magnitude.max(axis=0)
     # cqt = np.abs(librosa.cqt(x, sr=sr, hop_length=512, bins_per_octave=12, n_bins=84, tuning=None)):
     # librosa estimates the tuning with piptrack on this same magnitude STFT, at the real sr
