@@ -169,6 +169,9 @@ def test_spectral_passes_are_librosas(generated):
     np.testing.assert_allclose(spectral.contrast(stft, freq, LIBROSA_DEFAULT_SR),
                                librosa.feature.spectral_contrast(S=stft, n_bands=6), rtol=1e-5)
     np.testing.assert_allclose(spectral.rms_from_power(stft**2), librosa.feature.rms(S=stft), rtol=1e-5)
+    basis = librosa.filters.mel(sr=sr, n_fft=2048, n_mels=128)
+    dense = basis @ stft**2
+    np.testing.assert_allclose(spectral.MelBank(basis) @ stft**2, dense, rtol=1e-5, atol=1e-12 * dense.max())
     np.testing.assert_array_equal(spectral.zero_crossing_rate(x),
                                   librosa.feature.zero_crossing_rate(x, frame_length=2048, hop_length=512))
     # zeros, negative zeros and values within librosa's 1e-10 of zero count as positive

@@ -320,11 +320,11 @@ def _fft_frequencies(sr: float, n_fft: int) -> np.ndarray:
 
 
 @functools.cache
-def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """librosa's mel filter bank, built once per configuration instead of once per clip."""
+def _mel_basis(sr: int, n_fft: int, n_mels: int) -> spectral.MelBank:
+    """librosa's mel filter bank, built once per configuration instead of once per clip, applied band by band."""
     import librosa
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    return spectral.MelBank(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels))
 
 
 def extract(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
