@@ -150,6 +150,17 @@ def test_cqt_is_librosas(generated):
         assert np.abs(ours - theirs).max() <= 1e-5 * theirs.max()
 
 
+def test_cqt_filter_sparsification_is_librosas():
+    """The CQT plans' dense stand-in for librosa.util.sparsify_rows keeps exactly librosa's entries."""
+    from fma_pipeline.core.audio.cqt import _sparsify_rows
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((12, 129)) * np.exp(-rng.uniform(0, 12, (12, 129))) + 1j * rng.standard_normal((12, 129))
+    x[:, ::7] = 0
+    expected = librosa.util.sparsify_rows(x, quantile=0.01, dtype=np.complex64).toarray()
+    np.testing.assert_array_equal(_sparsify_rows(x, quantile=0.01, dtype=np.complex64), expected)
+
+
 def test_spectral_passes_are_librosas(generated):
     x, sr = load(generated[0])
     stft = np.abs(librosa.stft(x, n_fft=2048, hop_length=512))

@@ -263,7 +263,8 @@ def contrast(S: np.ndarray, freq: np.ndarray, sr: float, n_bands: int = 6, fmin:
         if count == 1:  # the lowest bands at 2,048 points: a minimum and a maximum
             valley[k], peak[k] = sub.min(axis=0), sub.max(axis=0)
             continue
-        lanes = np.sort(np.ascontiguousarray(sub.T), axis=1)  # sorting contiguous lanes is vectorised
+        lanes = np.array(sub.T, order="C")  # a copy: sorted in place below
+        lanes.sort(axis=1)  # in place; sorting contiguous lanes is vectorised
         valley[k] = lanes[:, :count].mean(axis=1)
         peak[k] = lanes[:, -count:].mean(axis=1)
     return librosa.power_to_db(peak) - librosa.power_to_db(valley)
