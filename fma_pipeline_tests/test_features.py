@@ -161,6 +161,23 @@ def test_cqt_filter_sparsification_is_librosas():
     np.testing.assert_array_equal(_sparsify_rows(x, quantile=0.01, dtype=np.complex64), expected)
 
 
+def test_cqt_wavelets_are_librosas():
+    """The CQT plans' filter bases are librosa.filters.wavelet's, bit for bit, at several rates and tunings."""
+    from librosa import filters
+
+    from fma_pipeline.core.audio.cqt import _wavelet
+
+    for sr, tuning in ((44_100, 0.0), (22_050, -0.31), (48_000, 0.17)):
+        freqs = librosa.cqt_frequencies(n_bins=84, fmin=librosa.note_to_hz("C1") * 2.0 ** (tuning / 12))
+        alpha = filters._relative_bandwidth(freqs=freqs)
+        for band in (slice(-12, None), slice(-48, -36), slice(0, 12)):
+            ours, our_lengths = _wavelet(freqs[band], sr / 4, alpha[band])
+            theirs, their_lengths = filters.wavelet(freqs=freqs[band], sr=sr / 4, filter_scale=1, norm=1, pad_fft=True,
+                                                    window="hann", gamma=0, alpha=alpha[band])
+            np.testing.assert_array_equal(ours, theirs)
+            np.testing.assert_array_equal(our_lengths, their_lengths)
+
+
 def test_spectral_passes_are_librosas(generated):
     x, sr = load(generated[0])
     stft = np.abs(librosa.stft(x, n_fft=2048, hop_length=512))

@@ -321,6 +321,6 @@ def zero_crossing_rate(y: np.ndarray, frame_length: int = 2048, hop_length: int 
     negative &= np.abs(padded) > threshold  # librosa zeroes these first: they count as positive
     changes = np.empty(padded.shape[0], dtype=np.int32 if padded.shape[0] < 2**31 else np.int64)
     changes[0] = 0
-    np.cumsum(negative[1:] != negative[:-1], dtype=np.int32, out=changes[1:])
+    np.cumsum(negative[1:] != negative[:-1], dtype=changes.dtype, out=changes[1:])
     starts = np.arange(0, padded.shape[0] - frame_length + 1, hop_length)
     return ((changes[starts + frame_length - 1] - changes[starts]) / frame_length)[np.newaxis]
