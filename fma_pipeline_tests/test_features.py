@@ -206,6 +206,12 @@ def test_spectral_passes_are_librosas(generated):
     edgy = np.random.default_rng(0).choice(np.float32([-0.0, 0.0, -1e-11, 1e-11, -0.5, 0.5]), 20_000)
     np.testing.assert_array_equal(spectral.zero_crossing_rate(edgy),
                                   librosa.feature.zero_crossing_rate(edgy, frame_length=2048, hop_length=512))
+    # frames of whole hops (summed hop by hop) and not (one cumulative sum), signals shorter than a frame
+    rng = np.random.default_rng(1)
+    for n, frame, hop in ((1, 2048, 512), (700, 2048, 512), (5_000, 2048, 2048), (9_999, 1000, 300), (4_321, 64, 16)):
+        for z in (rng.standard_normal(n).astype(np.float32), rng.choice(edgy, n)):
+            np.testing.assert_array_equal(spectral.zero_crossing_rate(z, frame_length=frame, hop_length=hop),
+                                          librosa.feature.zero_crossing_rate(z, frame_length=frame, hop_length=hop))
 
 
 def sine(hz: float, sr: int = FMA_SR, seconds: float = 5.0) -> np.ndarray:

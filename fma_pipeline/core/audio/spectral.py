@@ -297,7 +297,8 @@ def zero_crossing_rate(y: np.ndarray, frame_length: int = 2048, hop_length: int 
     librosa counts a crossing between consecutive samples of a frame whose sign bits
     differ, after zeroing samples within ``threshold`` of 0, and divides the count by
     ``frame_length`` (a frame's first sample has no predecessor in it). Counts per frame
-    are differences of one cumulative sum, so the values are exact.
+    are sums of per-hop counts (one reduction over hop-long rows, where the frame is a
+    whole number of hops) or differences of one cumulative sum, so the values are exact.
 
     Parameters
     ----------
@@ -319,8 +320,19 @@ def zero_crossing_rate(y: np.ndarray, frame_length: int = 2048, hop_length: int 
     padded = np.pad(y, half, mode="edge")
     negative = np.signbit(padded)
     negative &= np.abs(padded) > threshold  # librosa zeroes these first: they count as positive
-    changes = np.empty(padded.shape[0], dtype=np.int32 if padded.shape[0] < 2**31 else np.int64)
-    changes[0] = 0
-    np.cumsum(negative[1:] != negative[:-1], dtype=changes.dtype, out=changes[1:])
-    starts = np.arange(0, padded.shape[0] - frame_length + 1, hop_length)
-    return ((changes[starts + frame_length - 1] - changes[starts]) / frame_length)[np.newaxis]
+    change = np.empty(padded.shape[0], dtype=bool)  # change[i]: samples i - 1 and i differ in sign
+    change[0] = False
+    np.not_equal(negative[1:], negative[:-1], out=change[1:])
+    n_frames = 1 + (padded.shape[0] - frame_length) // hop_length
+    starts = np.arange(n_frames) * hop_length
+    if frame_length % hop_length == 0:
+        # a frame is frame_length / hop_length whole hops: sum per hop, then per frame
+        per_frame = frame_length // hop_length
+        n_hops = n_frames - 1 + per_frame  # the last frame ends at the last of these hops
+        hops = np.add.reduce(change[:n_hops * hop_length].reshape(n_hops, hop_length), axis=1, dtype=np.int64)
+        running = np.concatenate([[0], np.cumsum(hops)])
+        counts = running[per_frame:per_frame + n_frames] - running[:n_frames] - change[starts]
+    else:
+        running = np.cumsum(change, dtype=np.int64)
+        counts = running[starts + frame_length - 1] - running[starts]
+    return (counts / frame_length)[np.newaxis]
