@@ -150,6 +150,34 @@ def test_cqt_is_librosas(generated):
         assert np.abs(ours - theirs).max() <= 1e-5 * theirs.max()
 
 
+def test_cqt_filter_sparsification_is_librosas():
+    """The CQT plans' dense stand-in for librosa.util.sparsify_rows keeps exactly librosa's entries."""
+    from fma_pipeline.core.audio.cqt import _sparsify_rows
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((12, 129)) * np.exp(-rng.uniform(0, 12, (12, 129))) + 1j * rng.standard_normal((12, 129))
+    x[:, ::7] = 0
+    expected = librosa.util.sparsify_rows(x, quantile=0.01, dtype=np.complex64).toarray()
+    np.testing.assert_array_equal(_sparsify_rows(x, quantile=0.01, dtype=np.complex64), expected)
+
+
+def test_cqt_wavelets_are_librosas():
+    """The CQT plans' filter bases are librosa.filters.wavelet's, bit for bit, at several rates and tunings."""
+    from librosa import filters
+
+    from fma_pipeline.core.audio.cqt import _wavelet
+
+    for sr, tuning in ((44_100, 0.0), (22_050, -0.31), (48_000, 0.17)):
+        freqs = librosa.cqt_frequencies(n_bins=84, fmin=librosa.note_to_hz("C1") * 2.0 ** (tuning / 12))
+        alpha = filters._relative_bandwidth(freqs=freqs)
+        for band in (slice(-12, None), slice(-48, -36), slice(0, 12)):
+            ours, our_lengths = _wavelet(freqs[band], sr / 4, alpha[band])
+            theirs, their_lengths = filters.wavelet(freqs=freqs[band], sr=sr / 4, filter_scale=1, norm=1, pad_fft=True,
+                                                    window="hann", gamma=0, alpha=alpha[band])
+            np.testing.assert_array_equal(ours, theirs)
+            np.testing.assert_array_equal(our_lengths, their_lengths)
+
+
 def test_spectral_passes_are_librosas(generated):
     x, sr = load(generated[0])
     stft = np.abs(librosa.stft(x, n_fft=2048, hop_length=512))
@@ -157,12 +185,33 @@ def test_spectral_passes_are_librosas(generated):
     centroid, bandwidth = spectral.centroid_and_bandwidth(stft, freq)
     np.testing.assert_allclose(centroid, librosa.feature.spectral_centroid(S=stft), rtol=1e-6)
     np.testing.assert_allclose(bandwidth, librosa.feature.spectral_bandwidth(S=stft), rtol=1e-5)
+    magnitude, power = spectral.stft_magnitude(x, n_fft=2048, hop_length=512)
+    np.testing.assert_array_equal(magnitude, stft)  # bit for bit, and Fortran-ordered like librosa's
+    np.testing.assert_array_equal(power, stft * stft)
+    assert magnitude.flags.f_contiguous and power.flags.f_contiguous
+    short = x[:1500]  # shorter than a frame: librosa pads the whole signal at once
+    np.testing.assert_array_equal(spectral.stft_magnitude(short)[0], np.abs(librosa.stft(short, n_fft=2048)))
     np.testing.assert_array_equal(spectral.rolloff(stft, freq), librosa.feature.spectral_rolloff(S=stft))
+    np.testing.assert_array_equal(spectral.rolloff(np.ascontiguousarray(stft), freq),
+                                  librosa.feature.spectral_rolloff(S=stft))  # C order: the row-by-row sum
     np.testing.assert_allclose(spectral.contrast(stft, freq, LIBROSA_DEFAULT_SR),
                                librosa.feature.spectral_contrast(S=stft, n_bands=6), rtol=1e-5)
     np.testing.assert_allclose(spectral.rms_from_power(stft**2), librosa.feature.rms(S=stft), rtol=1e-5)
+    basis = librosa.filters.mel(sr=sr, n_fft=2048, n_mels=128)
+    dense = basis @ stft**2
+    np.testing.assert_allclose(spectral.MelBank(basis) @ stft**2, dense, rtol=1e-5, atol=1e-12 * dense.max())
     np.testing.assert_array_equal(spectral.zero_crossing_rate(x),
                                   librosa.feature.zero_crossing_rate(x, frame_length=2048, hop_length=512))
+    # zeros, negative zeros and values within librosa's 1e-10 of zero count as positive
+    edgy = np.random.default_rng(0).choice(np.float32([-0.0, 0.0, -1e-11, 1e-11, -0.5, 0.5]), 20_000)
+    np.testing.assert_array_equal(spectral.zero_crossing_rate(edgy),
+                                  librosa.feature.zero_crossing_rate(edgy, frame_length=2048, hop_length=512))
+    # frames of whole hops (summed hop by hop) and not (one cumulative sum), signals shorter than a frame
+    rng = np.random.default_rng(1)
+    for n, frame, hop in ((1, 2048, 512), (700, 2048, 512), (5_000, 2048, 2048), (9_999, 1000, 300), (4_321, 64, 16)):
+        for z in (rng.standard_normal(n).astype(np.float32), rng.choice(edgy, n)):
+            np.testing.assert_array_equal(spectral.zero_crossing_rate(z, frame_length=frame, hop_length=hop),
+                                          librosa.feature.zero_crossing_rate(z, frame_length=frame, hop_length=hop))
 
 
 def sine(hz: float, sr: int = FMA_SR, seconds: float = 5.0) -> np.ndarray:

@@ -7,9 +7,12 @@ rectangular-window STFT of the signal in float64, multiplies it by the sparse fi
 FFTs, and halves the signal with soxr for the next octave. That was ~80 ms of
 ``features.py``'s ~500 ms per 30 s clip at 44.1 kHz.
 
-Here the same filters are built with the same librosa functions, once per
-``(sr, tuning, hop, bins)`` (tuning is quantised to 0.01 bin, so at most 100 versions
-per rate), and each octave's sparse frequency-domain filters ``B`` are folded into 12
+Here the same filters are built with librosa's arithmetic (``filters.wavelet`` and
+``sparsify_rows`` redone without their per-filter window, normalise and pad calls and
+their row-by-row sparse assignment, bit for bit: a plan takes ~3 ms instead of ~20),
+once per ``(sr, tuning, hop, bins)`` (tuning is quantised to 0.01 bin, so at most 100
+versions per rate; a short run meets a new one every clip or two), and each octave's
+sparse frequency-domain filters ``B`` are folded into 12
 time-domain kernels ``K = B · DFT``: since the STFT of a frame is ``DFT · frame``,
 ``B · STFT(frames) = K · frames`` exactly (up to rounding), one float32 matrix product
 per octave instead of an FFT of every frame in float64. The resampling is librosa's own
@@ -71,16 +74,13 @@ def _plan(sr: float, tuning: float, hop_length: int, n_bins: int, bins_per_octav
     my_sr, octaves, halve = base_sr, [], False
     for i in range(n_octaves):
         band = slice(-n_filters, None) if i == 0 else slice(-n_filters * (i + 1), -n_filters * i)
-        basis, octave_lengths = filters.wavelet(freqs=freqs[band], sr=my_sr, filter_scale=1, norm=1, pad_fft=True,
-                                                window="hann", gamma=0, alpha=alpha[band])
+        basis, octave_lengths = _wavelet(freqs[band], my_sr, alpha[band])
         n_fft = basis.shape[1]
         basis *= octave_lengths[:, np.newaxis] / float(n_fft)
         fft_basis = librosa.get_fftlib().fft(basis, n=n_fft, axis=1)[:, :n_fft // 2 + 1]
-        fft_basis = librosa.util.sparsify_rows(fft_basis, quantile=0.01, dtype=np.complex64).toarray()
+        fft_basis = _sparsify_rows(fft_basis, quantile=0.01, dtype=np.complex64)
         fft_basis *= np.sqrt(base_sr / my_sr)
-        # rfft bin f of a frame is sum_n frame[n] exp(-2 pi i f n / n_fft)
-        dft = np.exp(-2j * np.pi * np.outer(np.arange(n_fft // 2 + 1), np.arange(n_fft)) / n_fft)
-        kernel = fft_basis.astype(np.complex128) @ dft  # (n_filters, n_fft)
+        kernel = fft_basis.astype(np.complex128) @ _dft(n_fft)  # (n_filters, n_fft)
         kernels = np.ascontiguousarray(np.concatenate([kernel.real, kernel.imag]).T, dtype=np.float32)
         octaves.append(_Octave(kernels, n_fft, hop, halve))
         halve = hop % 2 == 0
@@ -90,6 +90,61 @@ def _plan(sr: float, tuning: float, hop_length: int, n_bins: int, bins_per_octav
     # vqt scales by the filter lengths at the early-downsampled rate
     lengths, _ = filters.wavelet_lengths(freqs=freqs, sr=base_sr, window="hann", filter_scale=1, gamma=0, alpha=alpha)
     return _Plan(count, tuple(octaves), (1.0 / np.sqrt(lengths)).astype(np.float32))
+
+
+@functools.cache
+def _window(n: int) -> np.ndarray:
+    """librosa's ``get_window('hann', n)`` (scipy's periodic Hann), once per length; read only."""
+    from librosa import filters
+
+    window = filters.get_window("hann", n)
+    window.setflags(write=False)
+    return window
+
+
+def _wavelet(freqs: np.ndarray, sr: float, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``librosa.filters.wavelet(freqs=..., sr=..., window='hann', filter_scale=1, norm=1, pad_fft=True, gamma=0,
+    alpha=...)``: the same arithmetic filter by filter, without librosa's per-filter window, normalize and
+    pad_center calls (most of a plan's build time)."""
+    import librosa
+    from librosa import filters
+
+    lengths, _ = filters.wavelet_lengths(freqs=freqs, sr=sr, window="hann", filter_scale=1, gamma=0, alpha=alpha)
+    size = int(2.0 ** (np.ceil(np.log2(max(lengths)))))
+    basis = np.zeros((len(freqs), size), dtype=np.complex64)
+    tiny = np.finfo(np.float64).tiny  # librosa.util.tiny of a complex128 filter
+    for row, (ilen, freq) in enumerate(zip(lengths, freqs)):
+        sig = librosa.util.phasor(np.arange(-ilen // 2, ilen // 2, dtype=float) * 2 * np.pi * freq / sr)
+        n = len(sig)
+        sig *= _window(n)  # __float_window at an integer length: get_window itself
+        norm = np.sum(np.abs(sig).astype(float), axis=-1, keepdims=True)  # util.normalize(norm=1)
+        norm[norm < tiny] = 1.0
+        left = (size - n) // 2  # util.pad_center
+        basis[row, left:left + n] = sig / norm
+    return basis, lengths
+
+
+@functools.cache
+def _dft(n_fft: int) -> np.ndarray:
+    """``(n_fft // 2 + 1, n_fft)``: rfft bin f of a frame is ``sum_n frame[n] exp(-2 pi i f n / n_fft)``."""
+    return np.exp(-2j * np.pi * np.outer(np.arange(n_fft // 2 + 1), np.arange(n_fft)) / n_fft)
+
+
+def _sparsify_rows(x: np.ndarray, quantile: float, dtype: type) -> np.ndarray:
+    """``librosa.util.sparsify_rows(x, quantile=..., dtype=...).toarray()`` without the sparse matrix.
+
+    librosa keeps, in each row, the entries at least as large in magnitude as the one where
+    the sorted magnitudes' cumulative share first reaches ``quantile``, by assigning them
+    one row at a time into a LIL matrix (a third of a plan's build time). The same
+    arithmetic selects the same entries here; the others are 0, as in ``toarray()``.
+    """
+    mags = np.abs(x)
+    norms = np.sum(mags, axis=1, keepdims=True)
+    mag_sort = np.sort(mags, axis=1)
+    cumulative_mag = np.cumsum(mag_sort / norms, axis=1)
+    threshold_idx = np.argmin(cumulative_mag < quantile, axis=1)
+    keep = mags >= mag_sort[np.arange(x.shape[0]), threshold_idx][:, np.newaxis]
+    return np.where(keep, x, 0).astype(dtype)
 
 
 def _halve(y: np.ndarray, times: int = 1) -> np.ndarray:

@@ -179,7 +179,10 @@ def decode_with_rate(path: Path | str, sr: int | None = None, limits: AudioLimit
         sr = min_sr
     if sr is not None and native_sr != sr:
         mono = soxr.resample(mono, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
-    if float(np.max(np.abs(mono - mono.mean()))) < limits.silence_peak:
+    # max |x - mean| without the temporaries: float32 subtraction is monotonic, so the largest
+    # deviation is the maximum's or the minimum's, rounded the same way
+    mean = mono.mean()
+    if max(float(mono.max() - mean), float(mean - mono.min())) < limits.silence_peak:
         raise AudioError("silent: no signal above the silence threshold", "AudioError")
     return np.ascontiguousarray(mono), int(sr or native_sr)
 

@@ -273,9 +273,8 @@ def frame_series(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.n
 
     sr, n_fft, hop = config.sr, config.n_fft, config.hop_length
     y = np.ascontiguousarray(y, dtype=np.float32)
-    # stft = np.abs(librosa.stft(x, n_fft=2048, hop_length=512))
-    magnitude = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
-    power = magnitude * magnitude
+    # stft = np.abs(librosa.stft(x, n_fft=2048, hop_length=512)), and stft**2
+    magnitude, power = spectral.stft_magnitude(y, n_fft=n_fft, hop_length=hop)
     column_max = magnitude.max(axis=0)
     # cqt = np.abs(librosa.cqt(x, sr=sr, hop_length=512, bins_per_octave=12, n_bins=84, tuning=None)):
     # librosa estimates the tuning with piptrack on this same magnitude STFT, at the real sr
@@ -321,11 +320,11 @@ def _fft_frequencies(sr: float, n_fft: int) -> np.ndarray:
 
 
 @functools.cache
-def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """librosa's mel filter bank, built once per configuration instead of once per clip."""
+def _mel_basis(sr: int, n_fft: int, n_mels: int) -> spectral.MelBank:
+    """librosa's mel filter bank, built once per configuration instead of once per clip, applied band by band."""
     import librosa
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    return spectral.MelBank(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels))
 
 
 def extract(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
