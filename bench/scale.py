@@ -55,7 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fma_pipeline.core.audio.extraction import FILE_COLUMNS, empty_errors  # noqa: E402
-from fma_pipeline.core.audio.features import feature_columns  # noqa: E402
+from fma_pipeline.core.audio.definition import definition_attrs  # noqa: E402
+from fma_pipeline.core.audio.features import FeatureConfig, feature_columns  # noqa: E402
 from fma_pipeline.core.fma.layout import NO_AUDIO_CLIPS  # noqa: E402
 from fma_pipeline.core.audio.windows import segment_frame  # noqa: E402
 from fma_pipeline.core.fma.metadata import (GenreTree, read_genres, tracks_table, with_track_counts,  # noqa: E402
@@ -407,6 +408,7 @@ def folder_tables(plan: Plan, columns: Columns, rows: slice, seed: int, folder: 
     features = pd.concat([files, pd.DataFrame(clip, index=index, columns=feature_columns())], axis=1)
     bounds = np.cumsum(n_windows)[:-1]
     segments = segment_frame(dict(zip(ids.tolist(), np.split(windows, bounds))))
+    features.attrs = segments.attrs = definition_attrs(FeatureConfig())  # as extraction stamps them
     return features, segments
 
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from fma_pipeline.core.audio.extraction import FILE_COLUMNS, empty_errors, empty_features
-from fma_pipeline.core.audio.features import flat_feature_names
+from fma_pipeline.core.audio.definition import DEFINITION_ATTR
+from fma_pipeline.core.audio.features import FeatureConfig, flat_feature_names
 from fma_pipeline.core.learning.selection import LabelConfig, select_tracks
 from fma_pipeline.core.fma.metadata import check_genre_ids, read_genres, read_tracks
 from fma_pipeline.core.storage import read_parquet
@@ -71,6 +72,7 @@ def test_feature_parquets_have_the_extraction_layout(scale, generated):
         assert features.dtypes.equals(template.dtypes)
         assert features.index.name == "track_id" and features.index.dtype == np.int64
         assert (features.index // 1000 == int(key)).all()
+        assert features.attrs[DEFINITION_ATTR] == FeatureConfig().definition  # feature_matrix refuses none
         values = features.drop(columns=list(FILE_COLUMNS)).to_numpy(np.float64)
         assert np.isfinite(values).all()
         assert list(features[FILE_COLUMNS[0]]) == [f"{t:06d}.mp3" for t in features.index]
@@ -80,6 +82,7 @@ def test_feature_parquets_have_the_extraction_layout(scale, generated):
 
         segments = read_parquet(root / "pipeline" / "segment_features" / f"{key}.parquet")
         assert segments.index.names == ["track_id", "segment"]
+        assert segments.attrs[DEFINITION_ATTR] == FeatureConfig().definition
         assert list(segments.columns) == list(flat_feature_names())
         assert (segments.dtypes == np.float32).all() and np.isfinite(segments.to_numpy()).all()
         per_track = segments.groupby(level="track_id").size()
