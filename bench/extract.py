@@ -38,9 +38,9 @@ from pathlib import Path
 
 # One thread of numerical code per process, like the extraction workers, so that the
 # one-core figures are one core. Must precede the first numpy import.
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-for _var in THREAD_VARS:
-    os.environ.setdefault(_var, "1")
+from fma_pipeline.core.audio.workers import THREAD_VARS, single_threaded_env  # imports no numpy
+
+single_threaded_env()
 
 import numpy as np  # noqa: E402
 

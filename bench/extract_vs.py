@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import statistics
 import subprocess
 import sys
@@ -28,8 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from fma_pipeline.core.audio.workers import single_threaded_env  # imports no numpy
+
+single_threaded_env()  # one core per side, as the extraction workers
 
 import numpy as np  # noqa: E402
 

@@ -92,10 +92,11 @@ def train_all(X: pd.DataFrame, labels: pd.DataFrame, config: TrainingConfig = Tr
     chosen = (f"champion chosen on {len(data.validation_ids):,} validation tracks (models refit on "
               f"{len(data.select_ids):,} training tracks)" if data.chooses_on_validation else
               f"champion chosen by CV (validation split under {config.validation_tracks:,} tracks)")
-    repeats = f" x {data.cv_repeats} repeats" if data.cv_repeats > 1 else ""
+    sizes = data.sizes()
+    repeats = f" x {sizes['cv_repeats']} repeats" if sizes["cv_repeats"] > 1 else ""
     report.say(f"{len(config.models)} models x {len(config.branches)} branches; tuning on {len(data.tune_ids):,} of "
                f"{len(data.select_ids):,} training tracks ({len(data.X_tune):,} rows, "
-               f"{len(data.folds) // data.cv_repeats} artist-grouped folds{repeats}), {config.search} search, "
+               f"{sizes['cv_folds']} artist-grouped folds{repeats}), {config.search} search, "
                f"families from {data.families}; {chosen}")
     models = [m for b in config.branches for m in train_branch(config.models, b, data, report)]
     members = ensemble_members(models, config.ensemble_size) if config.ensemble_size >= 2 else []
